@@ -1,0 +1,30 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUNDLED_DATA = REPO_ROOT / "data" / "horizontal_text_detection"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def bundled_data() -> Path:
+    return BUNDLED_DATA
+
+
+def run_tool_env() -> dict:
+    """Environment for running the project's scripts in a subprocess: unbuffered, quiet about TF/OMP."""
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("OMP_NUM_THREADS", "2")
+    return env
+
+
+PYTHON = sys.executable

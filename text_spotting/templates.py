@@ -1,0 +1,168 @@
+"""Model templates: ``template.yaml`` (the one source of truth for sizes, alphabet, thresholds and schedule) plus
+``model.py`` (an mmdet config). ``load_config`` turns a template or work directory into a ready mmengine ``Config``.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mmengine.config import Config
+
+TEMPLATE_FILE = "template.yaml"
+CONFIG_FILE = "model.py"
+REQUIRED_KEYS = ("name", "input_size", "alphabet", "max_length", "thresholds", "training")
+
+
+class TemplateError(ValueError):
+    """A template file is missing or malformed; the message names the file and the field."""
+
+
+def find_template_dir(path: str | Path) -> Path:
+    """Accepts a template/work directory or its ``template.yaml`` and returns the directory."""
+    path = Path(path).expanduser().resolve()
+    directory = path.parent if path.is_file() else path
+    if not (directory / TEMPLATE_FILE).is_file():
+        raise TemplateError(f"{directory}: no {TEMPLATE_FILE} here (expected a template or an instantiated work dir)")
+    if not (directory / CONFIG_FILE).is_file():
+        raise TemplateError(f"{directory}: no {CONFIG_FILE} next to {TEMPLATE_FILE}")
+    return directory
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """Reads and checks ``template.yaml`` (``path`` = the file or its directory)."""
+    file = find_template_dir(path) / TEMPLATE_FILE
+    try:
+        template = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise TemplateError(f"{file}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(template, dict):
+        raise TemplateError(f"{file}: expected a mapping at the top level")
+    for key in REQUIRED_KEYS:
+        if key not in template:
+            raise TemplateError(f"{file}: field '{key}' is missing")
+    width, height = _pair(template["input_size"], file, "input_size")
+    if width % 32 or height % 32:
+        raise TemplateError(f"{file}: field 'input_size': {width}x{height} must be multiples of 32")
+    if not isinstance(template["alphabet"], str) or not template["alphabet"]:
+        raise TemplateError(f"{file}: field 'alphabet' must be a non-empty string")
+    if len(set(template["alphabet"])) != len(template["alphabet"]):
+        raise TemplateError(f"{file}: field 'alphabet' has repeated characters")
+    for key in ("detection", "recognition"):
+        value = template["thresholds"].get(key)
+        if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise TemplateError(f"{file}: field 'thresholds.{key}' must be a number in [0, 1]")
+    for key in ("batch_size", "base_learning_rate", "epochs"):
+        if key not in template["training"]:
+            raise TemplateError(f"{file}: field 'training.{key}' is missing")
+    template["input_size"] = [width, height]
+    return template
+
+
+def _pair(value: Any, file: Path, field: str) -> tuple[int, int]:
+    if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value)):
+        raise TemplateError(f"{file}: field '{field}' must be [width, height] in pixels, got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def apply_template(cfg: Config, template: dict[str, Any]) -> Config:
+    """Writes the template's values into the config (in place) and returns it.
+
+    The config's placeholders (see ``model_templates/_base_/text_spotter.py``) get: the input size in every
+    ``FixShapeResize``,
+    the alphabet / max length / recognition threshold in the text head, the detection threshold in ``test_cfg``, and
+    batch size, learning rate, epochs and LR steps in the schedule.
+    """
+    width, height = template["input_size"]
+    training = template["training"]
+    text_head = cfg.model.roi_head.text_head
+    text_head.alphabet = template["alphabet"]
+    text_head.max_length = int(template["max_length"])
+    text_head.case_sensitive = bool(template.get("case_sensitive", False))
+    text_head.recognition_threshold = float(template["thresholds"]["recognition"])
+    cfg.model.test_cfg.rcnn.score_thr = float(template["thresholds"]["detection"])
+
+    for pipeline in _pipelines(cfg):
+        for transform in pipeline:
+            if transform.get("type") == "FixShapeResize":
+                transform["width"], transform["height"] = width, height
+    cfg.input_size = (width, height)
+
+    epochs = int(training["epochs"])
+    steps = [int(s) for s in training.get("lr_steps", [])]
+    cfg.train_dataloader.batch_size = int(training["batch_size"])
+    cfg.optim_wrapper.optimizer.lr = float(training["base_learning_rate"])
+    cfg.train_cfg.max_epochs = epochs
+    cfg.max_epochs = epochs
+    cfg.lr_steps = steps
+    for scheduler in cfg.param_scheduler:
+        if scheduler.get("type") == "MultiStepLR":
+            scheduler["milestones"] = steps
+            scheduler["end"] = epochs
+    cfg.template = copy.deepcopy(template)
+    return cfg
+
+
+def _pipelines(cfg: Config):
+    for key in ("train_pipeline", "test_pipeline"):
+        if key in cfg:
+            yield cfg[key]
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        dataset = cfg.get(loader, {}).get("dataset", {})
+        for ds in dataset.get("datasets", [dataset]):
+            if "pipeline" in ds:
+                yield ds["pipeline"]
+
+
+def load_config(path: str | Path) -> Config:
+    """The mmengine Config of a template or work directory, with template.yaml applied."""
+    directory = find_template_dir(path)
+    template = load_template(directory)
+    try:
+        cfg = Config.fromfile(str(directory / CONFIG_FILE))
+    except Exception as error:  # mmengine raises many types for a broken config file
+        raise TemplateError(f"{directory / CONFIG_FILE}: cannot be read as an mmengine config ({error})") from None
+    return apply_template(cfg, template)
+
+
+def replace_top_level_block(text: str, key: str, value: Any) -> str:
+    """Replaces (or appends) the top-level ``key:`` block of a YAML text with ``value``, keeping everything else,
+    comments included, byte for byte."""
+    block = yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{key}:")), None)
+    if start is None:
+        return text + ("" if text.endswith("\n") or not text else "\n") + block
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end].strip()):
+        end += 1
+    return "".join(lines[:start]) + block + "".join(lines[end:])
+
+
+def record_metrics(template_dir: str | Path, metrics: dict) -> None:
+    """Records an evaluation in ``template.yaml``: ``model_stats`` (MParams, GFLOPs) and, under ``metrics``, the
+    hmeans / recognition numbers keyed by dataset name. Written by ``eval.py --update-template``, never by hand."""
+    file = find_template_dir(template_dir) / TEMPLATE_FILE
+    template = load_template(file)
+    model = metrics.get("model", {})
+    dataset = metrics.get("dataset", {}).get("name", "dataset")
+    entry = {mode: round(float(metrics[mode]["hmean"]), 4)
+             for mode in ("detection", "word_spotting", "e2e_recognition") if mode in metrics}
+    if "recognition" in metrics:
+        entry["recognition_accuracy"] = round(float(metrics["recognition"]["accuracy"]), 4)
+        entry["recognition_cer"] = round(float(metrics["recognition"]["cer"]), 4)
+    entry["images"] = int(metrics.get("counts", {}).get("images", 0))
+    entry["weights_sha256"] = model.get("sha256")
+    entry["date"] = metrics.get("date")
+    all_metrics = dict(template.get("metrics") or {})
+    all_metrics[dataset] = entry
+    text = file.read_text(encoding="utf-8")
+    if "mparams" in model:
+        text = replace_top_level_block(text, "model_stats", {"mparams": model["mparams"], "gflops": model["gflops"],
+                                                             "gflops_input_size": model.get("input_size")})
+    text = replace_top_level_block(text, "metrics", all_metrics)
+    tmp = file.with_suffix(".yaml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, file)

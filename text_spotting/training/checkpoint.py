@@ -1,0 +1,161 @@
+"""Checkpoint files: safe loading under ``torch.load(weights_only=True)``, atomic writes, partial weight loading.
+
+torch >= 2.6 refuses to unpickle anything but tensors and plain containers unless it is allow-listed. mmengine's
+checkpoints also carry its message hub: ``HistoryBuffer`` objects (pickled with numpy arrays and ``getattr``, which
+must never be allow-listed) and numpy scalars. ``to_safe_checkpoint`` stores those as tensors and plain numbers before
+saving and ``from_safe_checkpoint`` rebuilds them after loading; the only extra type allowed is ``collections.Counter``
+(a dict, used by the LR scheduler's milestones).
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, truncated or not ours; the message names the file."""
+
+
+SAFE_GLOBALS = [collections.Counter]
+torch.serialization.add_safe_globals(SAFE_GLOBALS)
+_HISTORY_BUFFER = "__history_buffer__"
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars/arrays -> Python numbers/lists, recursively through dicts, lists and tuples."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return type(value)((k, _plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def to_safe_checkpoint(checkpoint: dict) -> dict:
+    """Rewrites (in place) the message hub's HistoryBuffers and numpy values as tensors and plain numbers."""
+    hub = checkpoint.get("message_hub")
+    if isinstance(hub, dict):
+        scalars = hub.get("log_scalars", {})
+        for key, buffer in list(scalars.items()):
+            if isinstance(buffer, HistoryBuffer):
+                log, count = buffer.data
+                scalars[key] = {_HISTORY_BUFFER: True, "max_length": int(buffer.max_length),
+                                "log_history": torch.from_numpy(np.asarray(log, dtype=np.float64)),
+                                "count_history": torch.from_numpy(np.asarray(count, dtype=np.float64))}
+        if "runtime_info" in hub:
+            hub["runtime_info"] = _plain(hub["runtime_info"])
+    if "meta" in checkpoint:
+        checkpoint["meta"] = _plain(checkpoint["meta"])
+    return checkpoint
+
+
+def from_safe_checkpoint(checkpoint: dict) -> dict:
+    """Undoes ``to_safe_checkpoint`` (in place) so mmengine's message hub can load its state."""
+    scalars = checkpoint.get("message_hub", {}).get("log_scalars", {})
+    for key, value in list(scalars.items()):
+        if isinstance(value, dict) and value.get(_HISTORY_BUFFER):
+            scalars[key] = HistoryBuffer(value["log_history"].numpy(), value["count_history"].numpy(),
+                                         value["max_length"])
+    return checkpoint
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
+    """Loads a checkpoint with ``weights_only=True``; any failure is one ``CheckpointError`` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: checkpoint file is empty")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "Weights only load failed" in str(error):
+            found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+            reason = (f"it holds objects that are not allowed under safe loading "
+                      f"({found.group(1) if found else 'unknown type'}); not a text_spotting checkpoint?")
+        elif "zip archive" in str(error) or "central directory" in str(error) or isinstance(error, EOFError):
+            reason = "truncated or not a PyTorch checkpoint"
+        raise CheckpointError(f"{path}: cannot be loaded: {reason}") from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise CheckpointError(f"{path}: not a text_spotting checkpoint (no 'state_dict' mapping of tensors)")
+    return checkpoint
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temp file in the same directory, fsync, then rename over ``path``.
+
+    A crash or kill at any moment leaves either the previous file or the new one, never a partial file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            torch.save(obj, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_replace(src: str | Path, dst: str | Path) -> None:
+    """fsyncs ``src`` and renames it over ``dst`` (same directory)."""
+    with open(src, "rb") as file:
+        os.fsync(file.fileno())
+    os.replace(src, dst)
+
+
+def load_weights(model: torch.nn.Module, path: str | Path) -> dict[str, list[str]]:
+    """Loads what matches from a checkpoint into ``model`` and reports the rest.
+
+    Returns ``{'loaded': [...], 'missing': [...], 'unexpected': [...], 'shape_mismatch': ['name: ckpt -> model']}``.
+    """
+    state = read_checkpoint(path)["state_dict"]
+    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    own = model.state_dict()
+    loadable, mismatched = {}, []
+    for name, tensor in state.items():
+        if name not in own:
+            continue
+        if own[name].shape != tensor.shape:
+            mismatched.append(f"{name}: {tuple(tensor.shape)} -> {tuple(own[name].shape)}")
+        else:
+            loadable[name] = tensor
+    model.load_state_dict(loadable, strict=False)
+    return {
+        "loaded": sorted(loadable),
+        "missing": sorted(k for k in own if k not in state),
+        "unexpected": sorted(k for k in state if k not in own),
+        "shape_mismatch": mismatched,
+    }

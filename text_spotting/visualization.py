@@ -1,0 +1,95 @@
+"""Drawing words on images (ground truth and predictions) and contact sheets: what a person looks at."""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+LEGIBLE_COLOR = (0, 200, 0)  # BGR
+DONT_CARE_COLOR = (0, 0, 255)
+PREDICTION_COLOR = (255, 128, 0)
+
+
+def ascii_label(text: str) -> str:
+    """OpenCV fonts draw ASCII only: other characters become '?'."""
+    return "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
+
+
+def draw_label(canvas: np.ndarray, text: str, anchor: tuple[int, int], color: tuple[int, int, int],
+               scale: float = 0.5, below: bool = False) -> None:
+    """A filled label box with black text whose bottom-left (or top-left when ``below``) corner is ``anchor``."""
+    label = ascii_label(text)
+    if not label:
+        return
+    (width, height), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    x, y = anchor
+    top = y + 2 if below else max(y - height - baseline - 2, 0)
+    cv2.rectangle(canvas, (x, top), (x + width + 2, top + height + baseline + 2), color, cv2.FILLED)
+    cv2.putText(canvas, label, (x + 1, top + height + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
+                cv2.LINE_AA)
+
+
+def _int_points(polygon) -> np.ndarray:
+    return np.round(np.asarray(polygon, dtype=np.float64).reshape(-1, 2)).astype(np.int32)
+
+
+def draw_ground_truth(image: np.ndarray, words: Iterable[tuple[Sequence, str, bool]], thickness: int = 2,
+                      with_text: bool = True) -> np.ndarray:
+    """Copy of a BGR image with ground-truth words drawn.
+
+    ``words``: ``(polygons, text, dont_care)`` where ``polygons`` is a list of flat ``[x1, y1, ...]`` lists. Legible
+    words are green with their text above, don't-care regions red.
+    """
+    canvas = image.copy()
+    for polygons, text, dont_care in words:
+        color = DONT_CARE_COLOR if dont_care else LEGIBLE_COLOR
+        points = [_int_points(p) for p in polygons]
+        cv2.polylines(canvas, points, isClosed=True, color=color, thickness=thickness, lineType=cv2.LINE_AA)
+        if with_text and not dont_care:
+            x, y = (int(v) for v in points[0].min(axis=0))
+            draw_label(canvas, text, (x, y), color)
+    return canvas
+
+
+def draw_predictions(image: np.ndarray, words, masks: bool = True, scores: bool = True) -> np.ndarray:
+    """Copy of a BGR image with ``SpottedWord``s drawn: mask tint, quadrilateral, text and confidences below it."""
+    canvas = image.copy()
+    if masks:
+        tint = canvas.copy()
+        for word in words:
+            if word.mask is not None:
+                tint[word.mask] = PREDICTION_COLOR
+        canvas = cv2.addWeighted(tint, 0.35, canvas, 0.65, 0)
+    for word in words:
+        points = _int_points(word.quad)
+        cv2.polylines(canvas, [points], isClosed=True, color=PREDICTION_COLOR, thickness=2, lineType=cv2.LINE_AA)
+        label = word.text or "?"
+        if scores:
+            label += f" {word.score:.2f}/{word.text_score:.2f}"
+        x, y = int(points[:, 0].min()), int(points[:, 1].max())
+        draw_label(canvas, label, (x, y), PREDICTION_COLOR, below=True)
+    return canvas
+
+
+def contact_sheet(images: Sequence[np.ndarray], columns: int = 4, tile_width: int = 480,
+                  captions: Sequence[str] | None = None) -> np.ndarray:
+    """Tiles BGR images (each scaled to ``tile_width``) into one sheet, with an optional caption on each."""
+    if not images:
+        raise ValueError("contact_sheet needs at least one image")
+    tiles = []
+    for index, image in enumerate(images):
+        scale = tile_width / image.shape[1]
+        tile = cv2.resize(image, (tile_width, max(1, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+        if captions:
+            draw_label(tile, captions[index], (0, 0), (255, 255, 255), below=True)
+        tiles.append(tile)
+    tile_height = max(tile.shape[0] for tile in tiles)
+    rows = math.ceil(len(tiles) / columns)
+    sheet = np.full((rows * tile_height, min(columns, len(tiles)) * tile_width, 3), 255, dtype=np.uint8)
+    for index, tile in enumerate(tiles):
+        row, column = divmod(index, columns)
+        sheet[row * tile_height:row * tile_height + tile.shape[0],
+              column * tile_width:(column + 1) * tile_width] = tile
+    return sheet
