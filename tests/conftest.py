@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BUNDLED_DATA = REPO_ROOT / "data" / "horizontal_text_detection"
+BUNDLED_DATA = Path(os.environ.get("TS_LEAD_DATA", REPO_ROOT / "data" / "horizontal_text_detection"))
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 

@@ -6,6 +6,8 @@ import importlib.util
 import json
 import math
 import string
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -20,8 +22,9 @@ from text_spotting.synthetic import (PRESETS, RealWordBank, SceneGenerator, Synt
 from text_spotting.synthetic.backgrounds import color_ramp, make_background
 from text_spotting.synthetic.dataset_writer import DEFAULT_ALPHABET, round_floats, sorted_keys
 from text_spotting.synthetic.fonts import INK_ALPHA_THRESHOLD, ink_box
-from text_spotting.synthetic.layout import (block_homography, box_corners, local_scale, polygon_mask, project_points,
-                                            quad_height, tilted_rectangle, to_pixel_centre_homography, translation)
+from text_spotting.synthetic.layout import (block_homography, box_corners, convex_polygons_overlap, local_scale,
+                                            polygon_mask, project_points, quad_height, tilted_rectangle,
+                                            to_pixel_centre_homography, translation)
 from text_spotting.synthetic.scene import contrasting_color, luminance
 from text_spotting.synthetic.vocabulary import apply_case, attach_punctuation, number_like, pseudo_word
 
@@ -140,12 +143,29 @@ def test_polygon_mask_covers_the_polygon_and_at_most_one_pixel_more():
     assert quad_height(box_corners((0, 0, 10, 4))) == pytest.approx(4.0)
 
 
+def test_convex_polygons_overlap():
+    square = box_corners((0, 0, 10, 10))
+    assert convex_polygons_overlap(square, box_corners((5, 5, 15, 15)))
+    assert convex_polygons_overlap(square, box_corners((2, 2, 4, 4)))  # one inside the other
+    assert not convex_polygons_overlap(square, box_corners((10, 0, 20, 10)))  # touching edges
+    diamond = np.array([[15, 5], [20, 10], [15, 15], [10, 10]], np.float64)
+    assert not convex_polygons_overlap(box_corners((0, 0, 10.5, 10.5)) - 0.6, diamond)  # boxes overlap, shapes not
+    assert convex_polygons_overlap(square[::-1], diamond - [1, 0])  # either winding order
+
+
 def test_contrasting_color_differs_in_luminance():
     rng = np.random.default_rng(3)
     for reference in ([0, 0, 0], [255, 255, 255], [128, 128, 128], [20, 200, 90]):
         reference = np.array(reference, np.float32)
         color = contrasting_color(rng, reference, 90.0)
         assert abs(luminance(color) - luminance(reference)) >= 60
+
+
+def test_background_photo_leaves_out_the_name_plate():
+    from text_spotting.synthetic.backgrounds import PHOTO_TEXT_FREE_ROWS, _sample_rasters
+
+    photos = [raster for raster in _sample_rasters() if raster.ndim == 3]
+    assert all(photo.shape[0] == PHOTO_TEXT_FREE_ROWS for photo in photos)
 
 
 def test_color_ramp_and_backgrounds():
@@ -286,6 +306,26 @@ def test_generated_dataset_loads_through_mmdet_registry(generated):
     assert [i["text"] or "###" for i in info["instances"]] == [a["text"]["transcription"] for a in first_image_words]
 
 
+def test_workers_start_after_opencv_threads_ran_in_the_parent(tmp_path):
+    """Forked workers used to deadlock in their first OpenCV call when the parent had OpenCV pool threads."""
+    script = f"""
+import dataclasses, cv2, numpy as np
+from text_spotting.synthetic import PRESETS, generate_dataset
+cv2.setNumThreads(4)
+photo = np.zeros((720, 1280, 3), np.uint8)
+config = dataclasses.replace(PRESETS['scene'], width=160, height=96)
+for run in range(2):
+    for _ in range(50):  # like cutting real words out of photos
+        cv2.warpPerspective(photo, np.eye(3) + 1e-3, (120, 40))
+    generate_dataset({str(tmp_path)!r} + f'/d{{run}}', 2, 0, config, workers=2, font_source='bundled', progress=False)
+assert cv2.getNumThreads() == 4
+print('done')
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("done")
+
+
 def test_writer_refuses_bad_arguments_and_occupied_folders(tmp_path, generated):
     with pytest.raises(SyntheticDataError, match="already holds a dataset"):
         generate_dataset(generated["one"], 1, 0, SMALL, progress=False)
@@ -293,6 +333,12 @@ def test_writer_refuses_bad_arguments_and_occupied_folders(tmp_path, generated):
         generate_dataset(tmp_path / "x", 0, 0, SMALL, progress=False)
     with pytest.raises(SyntheticDataError, match="seed"):
         generate_dataset(tmp_path / "x", 1, -1, SMALL, progress=False)
+    with pytest.raises(SyntheticDataError, match="max-text-size"):
+        generate_dataset(tmp_path / "x", 1, 0, dataclasses.replace(SMALL, max_text_size=4.0), progress=False)
+    with pytest.raises(SyntheticDataError, match="max-blocks"):
+        generate_dataset(tmp_path / "x", 1, 0, dataclasses.replace(SMALL, max_blocks=0), progress=False)
+    with pytest.raises(SyntheticDataError, match="font source"):
+        generate_dataset(tmp_path / "x", 1, 0, SMALL, font_source="comic", progress=False)
     with pytest.raises(SyntheticDataError, match="WIDTHxHEIGHT"):
         parse_size("640by384")
     assert parse_size("640x384") == (640, 384)

@@ -251,10 +251,10 @@ def test_tensor_mode_includes_the_text_branch():
 
 
 def test_dont_care_words_from_the_data_pipeline_reach_the_assigners_and_never_the_text_loss(monkeypatch):
-    """LoadTextAnnotations -> Resize -> PackTextDetInputs -> TextMaskRCNN.loss: the don't-care word arrives in
+    """LoadWordAnnotations -> Resize -> PackTextDetInputs -> TextMaskRCNN.loss: the don't-care word arrives in
     ``ignored_instances`` at both assigners, and its text is not a recognition target."""
     from mmdet.datasets.transforms import Resize
-    from text_spotting.datasets.transforms import LoadTextAnnotations, PackTextDetInputs
+    from text_spotting.datasets.transforms import LoadWordAnnotations, PackTextDetInputs
 
     def instance(box, text, ignore):
         x1, y1, x2, y2 = box
@@ -265,7 +265,7 @@ def test_dont_care_words_from_the_data_pipeline_reach_the_assigners_and_never_th
                    img_shape=(ORI_SIZE, ORI_SIZE), ori_shape=(ORI_SIZE, ORI_SIZE), img_id=0, img_path='synthetic.png',
                    instances=[instance([20, 20, 140, 60], 'hello', 0), instance([160, 180, 240, 220], '', 1),
                               instance([20, 100, 200, 140], 'world', 0)])
-    for transform in (LoadTextAnnotations(), Resize(scale=(IMG_SIZE, IMG_SIZE), keep_ratio=True),
+    for transform in (LoadWordAnnotations(), Resize(scale=(IMG_SIZE, IMG_SIZE), keep_ratio=True),
                       PackTextDetInputs()):
         results = transform(results)
     sample = results['data_samples']

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from conftest import BUNDLED_DATA, PYTHON, REPO_ROOT, run_tool_env
 from text_spotting.training.checkpoint import read_checkpoint, sha256_of
@@ -65,19 +66,26 @@ def test_instantiate_makes_a_self_contained_work_dir(work_dir, tmp_path):
 
 def test_train_resume_and_load_weights(work_dir, small_set, tmp_path):
     out = tmp_path / "ckpt"
-    first = run(train_cmd(work_dir, small_set, out, "--epochs", "1", "--val-ann-files", small_set,
-                          "--val-data-roots", BUNDLED_DATA), cwd=work_dir)
+    with_val = ("--val-ann-files", small_set, "--val-data-roots", BUNDLED_DATA)
+    first = run(train_cmd(work_dir, small_set, out, "--epochs", "1", *with_val), cwd=work_dir)
     assert (out / "latest.pth").is_file() and (out / "best.pth").is_file()
     assert (meta(out / "latest.pth")["epoch"], meta(out / "latest.pth")["iter"]) == (1, 2)
     assert "img/s" in first.stderr  # the progress bar
     assert list(out.glob("*/vis_data/events.out.tfevents.*")), "no TensorBoard log"
-    # safe loading works on what we wrote
-    torch.load(out / "latest.pth", weights_only=True)
+    torch.load(out / "latest.pth", weights_only=True)  # safe loading works on what we write
 
-    resumed = run(train_cmd(work_dir, small_set, out, "--epochs", "2", "--resume-from", out / "latest.pth"),
-                  cwd=work_dir)
+    resumed = run(train_cmd(work_dir, small_set, out, "--epochs", "2", "--resume-from", out / "latest.pth",
+                            *with_val), cwd=work_dir)
     assert "resumed epoch: 1, iter: 2" in resumed.stdout + resumed.stderr
     assert (meta(out / "latest.pth")["epoch"], meta(out / "latest.pth")["iter"]) == (2, 4)
+
+    # exact continuation: the same weights as two epochs in one go (model, optimizer, LR schedule and RNG restored)
+    straight = tmp_path / "straight"
+    run(train_cmd(work_dir, small_set, straight, "--epochs", "2", *with_val), cwd=work_dir)
+    a = read_checkpoint(straight / "latest.pth")["state_dict"]
+    b = read_checkpoint(out / "latest.pth")["state_dict"]
+    worst = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+    assert worst < 1e-4, f"resumed run differs from the uninterrupted one by {worst}"
 
     digest = sha256_of(out / "latest.pth")
     done = run(train_cmd(work_dir, small_set, out, "--epochs", "2", "--resume-from", out / "latest.pth"),
@@ -90,16 +98,27 @@ def test_train_resume_and_load_weights(work_dir, small_set, tmp_path):
     assert "--load-weights" in tuned.stdout + tuned.stderr and "loaded" in tuned.stdout + tuned.stderr
     assert (meta(fresh / "latest.pth")["epoch"], meta(fresh / "latest.pth")["iter"]) == (1, 2)
 
-
-def test_resume_is_an_exact_continuation(work_dir, small_set, tmp_path):
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    run(train_cmd(work_dir, small_set, straight, "--epochs", "2"), cwd=work_dir)
-    run(train_cmd(work_dir, small_set, split, "--epochs", "1"), cwd=work_dir)
-    run(train_cmd(work_dir, small_set, split, "--epochs", "2", "--resume-from", split / "latest.pth"), cwd=work_dir)
-    a = read_checkpoint(straight / "latest.pth")["state_dict"]
-    b = read_checkpoint(split / "latest.pth")["state_dict"]
-    worst = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
-    assert worst < 1e-4, f"resumed run differs from the uninterrupted one by {worst}"
+    # eval.py on the checkpoint: every number of SPEC §2, outputs, and the same scores from the predictions file
+    metrics_file, outputs = tmp_path / "metrics.yaml", tmp_path / "eval_out"
+    evaluated = run([PYTHON, work_dir / "eval.py", "--load-weights", out / "latest.pth", "--test-ann-files", small_set,
+                     "--test-data-roots", BUNDLED_DATA, "--save-metrics-to", metrics_file, "--save-output-to",
+                     outputs], cwd=work_dir)
+    assert "word_spotting" in evaluated.stdout
+    numbers = yaml.safe_load(metrics_file.read_text())
+    for mode in ("detection", "word_spotting", "e2e_recognition"):
+        assert set(numbers[mode]) == {"precision", "recall", "hmean"}
+        assert 0.0 <= numbers[mode]["hmean"] <= 1.0
+    assert set(numbers["recognition"]) == {"accuracy", "cer"}
+    assert numbers["counts"]["images"] == 4
+    assert numbers["model"]["sha256"] == sha256_of(out / "latest.pth") and numbers["model"]["gflops"] > 0
+    assert (outputs / "predictions.json").is_file() and (outputs / "submit.zip").is_file()
+    assert len(list((outputs / "images").glob("*.jpg"))) == 4
+    rescored_file = tmp_path / "rescored.yaml"
+    run([PYTHON, REPO_ROOT / "tools" / "evaluate_predictions.py", "--test-ann-file", small_set, "--predictions",
+         outputs / "predictions.json", "--save-metrics-to", rescored_file], cwd=tmp_path)
+    rescored = yaml.safe_load(rescored_file.read_text())
+    for mode in ("detection", "word_spotting", "e2e_recognition"):
+        assert rescored[mode]["hmean"] == pytest.approx(numbers[mode]["hmean"], abs=1e-6)
 
 
 def test_sigterm_saves_latest_and_exits(work_dir, small_set, tmp_path):

@@ -17,7 +17,7 @@ from mmdet.structures.mask import PolygonMasks
 
 import text_spotting.datasets  # noqa: F401  (registers the transforms)
 from text_spotting.datasets.annotation_io import AnnotationError
-from text_spotting.datasets.transforms import (MMDET_PACK_META_KEYS, FilterTextAnnotations, LoadTextAnnotations,
+from text_spotting.datasets.transforms import (MMDET_PACK_META_KEYS, FilterTextAnnotations, LoadWordAnnotations,
                                                PackTextDetInputs, RandomTextCrop, RandomTextRotate,
                                                clip_polygon_to_rect, clip_word_polygons, free_cut_positions,
                                                pixel_grid_matrix, rotation_matrix, sample_free_span, warp_points)
@@ -59,7 +59,7 @@ def synthetic_results(width=240, height=160, words=None):
                           'text': text, 'legible': not dont_care, 'language': 'en'})
     results = {'img': img, 'img_shape': (height, width), 'ori_shape': (height, width), 'img_path': 'synthetic.png',
                'img_id': 0, 'instances': instances}
-    return LoadTextAnnotations()(results)
+    return LoadWordAnnotations()(results)
 
 
 def assert_aligned(results):
@@ -203,14 +203,14 @@ def test_load_text_annotations_names_the_image_and_instance_of_a_bad_text():
     del results['gt_texts']
     results['instances'][2]['text'] = 7
     with pytest.raises(AnnotationError, match=r"synthetic.png: instance 2: field 'text'"):
-        LoadTextAnnotations()(results)
+        LoadWordAnnotations()(results)
     del results['instances'][2]['text']
     with pytest.raises(AnnotationError, match=r"synthetic.png: instance 2: no 'text' field"):
-        LoadTextAnnotations()(results)
+        LoadWordAnnotations()(results)
 
 
 def test_registry_builds_our_load_text_annotations():
-    assert isinstance(TRANSFORMS.build(dict(type='LoadTextAnnotations')), LoadTextAnnotations)
+    assert isinstance(TRANSFORMS.build(dict(type='LoadWordAnnotations')), LoadWordAnnotations)
 
 
 def test_pack_splits_texts_like_mmdet_splits_boxes():
@@ -501,7 +501,7 @@ def test_rotated_polygons_still_sit_on_the_words_of_a_real_photo():
     height, width = img.shape[:2]
     instances = [{'bbox': [*q.min(0), *q.max(0)], 'bbox_label': 0, 'ignore_flag': int(t == '###'),
                   'mask': [q.reshape(-1).tolist()], 'text': '' if t == '###' else t} for q, t in zip(quads, texts)]
-    results = LoadTextAnnotations()({'img': img, 'img_shape': (height, width), 'ori_shape': (height, width),
+    results = LoadWordAnnotations()({'img': img, 'img_shape': (height, width), 'ori_shape': (height, width),
                                      'img_path': 'img_421.jpg', 'instances': instances})
     legible = [i for i, t in enumerate(texts) if t != '###']
     assert legible

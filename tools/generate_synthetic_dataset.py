@@ -5,7 +5,7 @@
 
 writes DIR/images/000000.jpg ... and DIR/annotation.json (file names relative to DIR). Words, numbers, prices and
 dates in fonts found on this machine (matplotlib's DejaVu/STIX/Computer Modern, Pillow's built-in font, OpenCV's
-Hershey faces, system fonts), turned and tilted in perspective over cluttered backgrounds, with outlines, shadows,
+own faces, system fonts), turned and tilted in perspective over cluttered backgrounds, with outlines, shadows,
 sign panels, occluders, blur, noise and JPEG artefacts. Each word's quadrilateral tightly fits its drawn glyphs;
 words too small, too faint, too blurred or mostly hidden are "don't care" ('###', iscrowd 1).
 
@@ -39,7 +39,7 @@ def parse_args(argv=None):
                         help="scene: rotated and tilted text of all sizes with all effects (default); horizontal: "
                              "mostly horizontal, larger text, lighter damage (what the bundled sample set uses)")
     parser.add_argument("--fonts", choices=("all", "bundled"), default="all",
-                        help="all: matplotlib's fonts, Pillow's, Hershey and the system's (default); bundled: only "
+                        help="all: matplotlib's fonts, Pillow's, OpenCV's and the system's (default); bundled: only "
                              "those shipped with the Python packages, for output that is the same on any machine")
     parser.add_argument("--max-rotation", type=float, metavar="DEG",
                         help="largest in-plane rotation of a text block (preset: scene 30, horizontal 4)")
@@ -51,7 +51,7 @@ def parse_args(argv=None):
     parser.add_argument("--max-text-size", type=float, metavar="PX",
                         help="largest font em size in pixels (default: 0.3 x image height)")
     parser.add_argument("--max-blocks", type=int, metavar="N",
-                        help="text blocks (1-3 lines of 1-4 words) attempted per image (default: 8)")
+                        help="most text blocks (a few lines of a few words each) attempted per image (default: 8)")
     parser.add_argument("--real-words", nargs=2, metavar=("ANN.json", "ROOT"),
                         help="also paste real words cut out of this annotated dataset (legible 4-point words, "
                              "unwarped, then warped onto new quadrilaterals) into the scenes")

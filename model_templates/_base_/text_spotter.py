@@ -117,7 +117,7 @@ dataset_type = 'CocoTextDataset'
 input_size = None  # (width, height) from template.yaml
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadTextAnnotations', with_bbox=True, with_mask=True),
+    dict(type='LoadWordAnnotations', with_bbox=True, with_mask=True),
     dict(type='RandomTextRotate', prob=0.3, max_angle=10),
     dict(type='RandomTextCrop', prob=0.3),
     dict(type='PhotoMetricDistortion'),
@@ -129,7 +129,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='FixShapeResize', width=None, height=None, keep_ratio=True),  # size from template.yaml
     # Ground truth loaded after the resize stays in original image coordinates, where it is scored.
-    dict(type='LoadTextAnnotations', with_bbox=True, with_mask=True),
+    dict(type='LoadWordAnnotations', with_bbox=True, with_mask=True),
     dict(type='PackTextDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'instances')),
 ]

@@ -36,7 +36,7 @@ from text_spotting.datasets.annotation_io import AnnotationError
 from text_spotting.geometry import as_points, bbox_to_quad, polygon_area, polygon_to_bbox
 
 __all__ = [
-    'LoadTextAnnotations', 'PackTextDetInputs', 'RandomTextRotate', 'RandomTextCrop', 'FilterTextAnnotations',
+    'LoadWordAnnotations', 'PackTextDetInputs', 'RandomTextRotate', 'RandomTextCrop', 'FilterTextAnnotations',
     'rotation_matrix', 'pixel_grid_matrix', 'warp_points', 'clip_polygon_to_rect',
     'clip_word_polygons', 'free_cut_positions', 'sample_free_span', 'INSTANCE_KEYS',
 ]
@@ -235,7 +235,7 @@ def _word_polygons(results: dict) -> list[list[np.ndarray]]:
     if 'gt_masks' in results:
         masks = results['gt_masks']
         if not isinstance(masks, PolygonMasks):
-            raise TypeError(f'text transforms need polygon masks (LoadTextAnnotations with poly2mask=False), '
+            raise TypeError(f'text transforms need polygon masks (LoadWordAnnotations with poly2mask=False), '
                             f'got {type(masks).__name__}')
         return [[as_points(part) for part in word] for word in masks.masks]
     boxes = results['gt_bboxes']
@@ -285,10 +285,9 @@ def _record_homography(results: dict, matrix: np.ndarray) -> None:
 # Transforms
 # ----------------------------------------------------------------------------------------------------------------------
 
-# mmdet 3.3 registers a grounding-DINO ``LoadTextAnnotations`` (phrases, not words) under the same name; the name is
-# part of our pipeline contract, so ours takes the registry slot (mmdet's grounding configs are not used here).
-@TRANSFORMS.register_module(force=True)
-class LoadTextAnnotations(LoadAnnotations):
+# Not "LoadTextAnnotations": mmdet 3.3 registers a grounding-DINO transform under that name.
+@TRANSFORMS.register_module()
+class LoadWordAnnotations(LoadAnnotations):
     """mmdet's ``LoadAnnotations`` plus the transcriptions.
 
     Added keys: ``gt_texts`` (list[str]), one per entry of ``results['instances']``, in the order of ``gt_bboxes`` /

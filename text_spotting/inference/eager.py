@@ -17,7 +17,7 @@ from ..training.checkpoint import CheckpointError, read_checkpoint, sha256_of
 from .words import SpottedWord, words_from_instances
 
 # Test-pipeline steps that read ground truth from a dataset; raw images have none.
-_ANNOTATION_STEPS = ("LoadTextAnnotations", "LoadAnnotations")
+_ANNOTATION_STEPS = ("LoadWordAnnotations", "LoadAnnotations")
 
 
 class EagerTextSpotter:

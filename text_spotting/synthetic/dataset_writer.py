@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..datasets.annotation_io import DONT_CARE_TRANSCRIPTION, make_word_annotation, new_coco_text, save_coco_text
 from ..geometry import order_quad_clockwise
-from .fonts import discover_fonts
+from .fonts import FontError, FontFace, discover_fonts
 from .real_words import RealWordBank
 from .scene import SceneConfig, SceneGenerator, SceneWord
 
@@ -68,6 +68,25 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def check_scene_config(config: SceneConfig) -> None:
+    """Raises :class:`SyntheticDataError` naming the first setting that cannot make a dataset."""
+    low, _ = config.text_size_range()
+    if config.width < 32 or config.height < 32:
+        raise SyntheticDataError(f"image size {config.width}x{config.height} is below 32x32")
+    if config.max_blocks < 1:
+        raise SyntheticDataError(f"--max-blocks must be at least 1, got {config.max_blocks}")
+    if low < 1:
+        raise SyntheticDataError(f"--min-text-size must be at least 1 pixel, got {low:g}")
+    if config.max_text_size is not None and config.max_text_size < low:
+        raise SyntheticDataError(f"--max-text-size {config.max_text_size:g} is below --min-text-size {low:g}")
+    if not 0 <= config.max_rotation <= 180:
+        raise SyntheticDataError(f"--max-rotation must be in 0..180, got {config.max_rotation:g}")
+    if not 0 <= config.max_tilt < 80:
+        raise SyntheticDataError(f"--max-tilt must be at least 0 and below 80, got {config.max_tilt:g}")
+    if not 0 <= config.real_word_prob <= 1:
+        raise SyntheticDataError(f"--real-word-prob must be in 0..1, got {config.real_word_prob:g}")
+
+
 def image_rng(seed: int, index: int) -> np.random.Generator:
     """The random generator of image ``index`` of a dataset made with ``seed``."""
     return np.random.default_rng(np.random.SeedSequence([seed, index]))
@@ -108,11 +127,17 @@ _GENERATOR: SceneGenerator | None = None
 _JOB: dict = {}
 
 
-def _init_worker(config: SceneConfig, font_source: str, real_words: RealWordBank | None, job: dict) -> None:
+def _init_worker(config: SceneConfig, fonts: list[FontFace], real_words: RealWordBank | None, job: dict) -> None:
     global _GENERATOR, _JOB
     cv2.setNumThreads(1)
-    _GENERATOR = SceneGenerator(config, discover_fonts(font_source), real_words)
+    _GENERATOR = SceneGenerator(config, fonts, real_words)
     _JOB = job
+
+
+def _init_worker_state_clear() -> None:
+    """Drops the in-process worker state (fonts, real words) once a run is over."""
+    global _GENERATOR, _JOB
+    _GENERATOR, _JOB = None, {}
 
 
 def _make_image(index: int) -> tuple[int, list[SceneWord]]:
@@ -172,6 +197,7 @@ def generate_dataset(out_dir: str | os.PathLike, num_images: int, seed: int, con
         SyntheticDataError: bad arguments, an occupied output folder, or no usable font.
     """
     config = config or SceneConfig()
+    check_scene_config(config)
     if num_images < 1:
         raise SyntheticDataError(f"--num-images must be at least 1, got {num_images}")
     if seed < 0:
@@ -182,24 +208,37 @@ def generate_dataset(out_dir: str | os.PathLike, num_images: int, seed: int, con
         raise SyntheticDataError(f"image format {image_format!r}: expected one of {', '.join(IMAGE_FORMATS)}")
     if not 1 <= jpeg_quality <= 100:
         raise SyntheticDataError(f"--jpeg-quality must be in 1..100, got {jpeg_quality}")
+    try:
+        fonts = discover_fonts(font_source)  # once here, not in every worker
+    except FontError as error:
+        raise SyntheticDataError(str(error)) from None
     out_dir = Path(out_dir)
     images_dir = _prepare_output(out_dir, overwrite)
     job = {"seed": seed, "images_dir": str(images_dir), "image_format": image_format, "jpeg_quality": jpeg_quality}
-    init_args = (config, font_source, real_words, job)
+    init_args = (config, fonts, real_words, job)
 
     words_of: list[list[SceneWord]] = [[] for _ in range(num_images)]
     start = time.perf_counter()
     bar = tqdm(total=num_images, desc="generating", unit="img", disable=not progress)
-    if workers == 1:
-        _init_worker(*init_args)
-        for index in range(num_images):
-            words_of[index] = _make_image(index)[1]
-            bar.update()
-    else:
-        with multiprocessing.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
-            for index, words in pool.imap_unordered(_make_image, range(num_images), chunksize=2):
-                words_of[index] = words
+    # One OpenCV thread per process: the workers are processes already, and a forked child deadlocks in its first
+    # OpenCV call if this process has OpenCV pool threads (e.g. after cutting real words); with one thread OpenCV
+    # stops them. The caller's setting is restored afterwards.
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        if workers == 1:
+            _init_worker(*init_args)
+            for index in range(num_images):
+                words_of[index] = _make_image(index)[1]
                 bar.update()
+        else:
+            with multiprocessing.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
+                for index, words in pool.imap_unordered(_make_image, range(num_images), chunksize=2):
+                    words_of[index] = words
+                    bar.update()
+    finally:
+        cv2.setNumThreads(opencv_threads)
+        _init_worker_state_clear()
     bar.close()
     seconds = time.perf_counter() - start
 

@@ -5,7 +5,7 @@ Three kinds of faces are used, none shipped with the project and nothing downloa
 * TrueType files: matplotlib's bundled fonts (DejaVu Sans/Serif/Mono with bold and oblique variants, STIX, Computer
   Modern) and, with ``source='all'``, every ``.ttf``/``.otf`` under the system font folders;
 * Pillow's built-in scalable font (``ImageFont.load_default(size)``);
-* OpenCV's Hershey stroke fonts.
+* OpenCV's own faces (``cv2.putText``: the Hershey stroke fonts in OpenCV 4, a built-in sans family in OpenCV 5).
 
 ``source='bundled'`` limits the list to what the pinned Python packages carry, so a dataset generated with it is the
 same on every machine with the same virtual environment; ``'all'`` adds the system fonts (more variety, but the
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, features
 
 FONT_SOURCES = ("bundled", "all")
 SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
@@ -145,7 +145,8 @@ def discover_fonts(source: str = "all") -> list[FontFace]:
             continue
         seen_styles.add(style)
         faces.append(FontFace(name=path.stem, kind="truetype", path=str(path), charset=charset))
-    faces.append(FontFace(name="pillow_default", kind="pillow_default", charset=PRINTABLE_ASCII, weight=2.0))
+    if features.check("freetype2"):  # without FreeType, Pillow's default font is a fixed-size bitmap
+        faces.append(FontFace(name="pillow_default", kind="pillow_default", charset=PRINTABLE_ASCII, weight=2.0))
     faces.extend(FontFace(name=name, kind="hershey", hershey_id=face_id, hershey_thickness=thickness,
                           charset=PRINTABLE_ASCII, weight=0.5) for name, face_id, thickness in HERSHEY_FACES)
     return faces

@@ -92,12 +92,6 @@ def quad_height(quad: np.ndarray) -> float:
     return float((np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2.0)
 
 
-def quads_inside(quads: np.ndarray, width: float, height: float, margin: float = 0.0) -> bool:
-    """True when every point of ``[..., 2]`` lies inside ``[margin, width - margin] x [margin, height - margin]``."""
-    pts = np.asarray(quads, np.float64).reshape(-1, 2)
-    return bool(np.all(pts >= margin) and np.all(pts[:, 0] <= width - margin) and np.all(pts[:, 1] <= height - margin))
-
-
 def convex_polygons_overlap(first: np.ndarray, second: np.ndarray) -> bool:
     """True when two convex polygons ``[K, 2]`` share interior points (separating-axis test; touching is not
     overlapping). Points may be in either winding order."""

@@ -38,8 +38,8 @@ class SceneConfig:
 
     Attributes:
         width, height: image size.
-        max_blocks: text blocks attempted per image (each has 1..``max_lines`` lines of
-            1..``max_words_per_line`` words; a block that does not fit anywhere is dropped).
+        min_blocks, max_blocks: range of the number of text blocks attempted per image (each has 1..``max_lines``
+            lines of 1..``max_words_per_line`` words; a block that does not fit anywhere is dropped).
         min_text_size, max_text_size: range of the em size (font size) of words, sampled log-uniformly;
             ``max_text_size`` None means ``0.3 * height``.
         max_rotation: in-plane rotation range of a block (most blocks stay near horizontal).
@@ -59,6 +59,7 @@ class SceneConfig:
 
     width: int = 640
     height: int = 384
+    min_blocks: int = 2
     max_blocks: int = 8
     min_text_size: float = 8.0
     max_text_size: float | None = None
@@ -87,7 +88,7 @@ class SceneConfig:
 #: Named starting points for the command line (``--preset``); flags override single fields.
 PRESETS = {
     "scene": SceneConfig(),
-    "horizontal": SceneConfig(max_rotation=4.0, max_tilt=10.0, vertical_prob=0.0, min_text_size=10.0,
+    "horizontal": SceneConfig(min_blocks=3, max_rotation=4.0, max_tilt=10.0, vertical_prob=0.0, min_text_size=10.0,
                               max_lines=2, max_words_per_line=3, occlusion_prob=0.1, degradation=0.4),
 }
 
@@ -104,6 +105,8 @@ class SceneWord:
         language: ``'latin'`` for generated words, the source's for pasted real words.
         reason: why a word is not legible (``'small'``, ``'low contrast'``, ``'occluded'``, ``'blurred'``), or ''.
         real: True for a pasted real word.
+        contrast: mean colour change (0..255) its glyphs made over what was under them.
+        visible_fraction: share of its ink not covered by occluders.
     """
 
     quad: np.ndarray
@@ -161,7 +164,8 @@ def contrasting_color(rng: np.random.Generator, reference: np.ndarray, min_delta
         target = rng.uniform(min(ref + min_delta, 255.0), 255.0)
     else:
         target = rng.uniform(0.0, max(ref - min_delta, 0.0))
-    color = random_color(rng) * np.float32(rng.uniform(0.0, 1.0))  # desaturate towards grey at random
+    # scaling a random colour sets how saturated the result is; adding a constant to all channels moves its luma
+    color = random_color(rng) * np.float32(rng.uniform(0.0, 1.0))
     return np.clip(color + np.float32(target - luminance(color)), 0, 255).astype(np.float32)
 
 
@@ -175,10 +179,17 @@ def _warp(layer: np.ndarray, homography: np.ndarray, roi: tuple[int, int, int, i
 
 
 def _blend(canvas: np.ndarray, alpha: np.ndarray, color: np.ndarray) -> None:
-    """``canvas = canvas * (1 - alpha) + color * alpha`` in place; ``alpha`` ``[h, w]``, colour ``[3]`` or image."""
-    step = np.subtract(color, canvas, dtype=np.float32)
-    step *= alpha[..., None]
-    canvas += step
+    """``canvas = canvas * (1 - alpha) + color * alpha`` in place; ``alpha`` ``[h, w]``, colour ``[3]`` or
+    ``[h, w, 3]``. Only the bounding box of ``alpha > 0`` is touched."""
+    x, y, w, h = cv2.boundingRect((alpha > 0).view(np.uint8))
+    if w == 0:
+        return
+    window = canvas[y:y + h, x:x + w]
+    if color.ndim == 3:
+        color = color[y:y + h, x:x + w]
+    step = np.subtract(color, window, dtype=np.float32)
+    step *= alpha[y:y + h, x:x + w, None]
+    window += step
 
 
 class SceneGenerator:
@@ -203,8 +214,9 @@ class SceneGenerator:
                 return text
         return "".join(ch for ch in text if face.covers(ch)) or "text"
 
-    def _text_block(self, rng: np.random.Generator, size: float) -> _Block | None:
-        """Lays out 1..max_lines lines of words of one font, size and style in a flat frame."""
+    def _text_block(self, rng: np.random.Generator, size: float, border: float) -> _Block | None:
+        """Lays out 1..max_lines lines of words of one font, size and style in a flat frame with at least
+        ``border`` em of empty space around the text (room for a panel; 0.3 em is always kept for shadows)."""
         cfg = self.config
         face = self.fonts[rng.choice(len(self.fonts), p=self.font_weights)]
         size_px = max(4, int(round(size)))
@@ -233,7 +245,7 @@ class SceneGenerator:
                 line_widths.append(last_x + last_word.ink_box[2] - last_word.ink_box[0])
         if not lines:
             return None
-        pad = int(math.ceil(0.7 * size_px)) + stroke + 2
+        pad = int(math.ceil(max(border, 0.3) * size_px)) + stroke + 2
         text_width = max(line_widths)
         ascent = max(w.baseline_y - w.ink_box[1] for line in lines for w, _, _ in line)
         descent = max(w.ink_box[3] - w.baseline_y for line in lines for w, _, _ in line)
@@ -250,12 +262,16 @@ class SceneGenerator:
             for word, ink_x, text in line:
                 left = int(round(indent + ink_x - word.ink_box[0]))
                 top = int(round(baseline - word.baseline_y))
+                # The word layer's empty margin may reach past the block frame; its ink never does.
                 h, w = word.fill.shape
-                window = (slice(top, top + h), slice(left, left + w))
-                np.maximum(fill[window], word.fill, out=fill[window])
+                y0, x0 = max(top, 0), max(left, 0)
+                y1, x1 = min(top + h, height), min(left + w, width)
+                window = (slice(y0, y1), slice(x0, x1))
+                layer = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+                np.maximum(fill[window], word.fill[layer], out=fill[window])
                 if outline is not None:
-                    np.maximum(outline[window], word.outline, out=outline[window])
-                labels[window][word.alpha >= 0.5] = len(boxes) + 1
+                    np.maximum(outline[window], word.outline[layer], out=outline[window])
+                labels[window][word.alpha[layer] >= 0.5] = len(boxes) + 1
                 x1, y1, x2, y2 = word.ink_box
                 boxes.append((left + x1, top + y1, left + x2, top + y2))
                 texts.append(text)
@@ -419,12 +435,11 @@ class SceneGenerator:
         size = log_uniform(rng, low, high)
         real = self.real_words is not None and rng.random() < cfg.real_word_prob
         for _ in range(MAX_SHRINK_STEPS):
-            block = self._real_word_block(rng, size) if real else self._text_block(rng, size)
+            panel_ratio = float(rng.uniform(0.15, 0.6)) if not real and rng.random() < cfg.panel_prob else 0.0
+            block = self._real_word_block(rng, size) if real else self._text_block(rng, size, panel_ratio)
             if block is None:
                 return False
-            panel_margin = 0.0
-            if not real and rng.random() < cfg.panel_prob:
-                panel_margin = float(block.size * rng.uniform(0.15, 0.6))
+            panel_margin = panel_ratio * block.size
             placed = self._try_place(rng, block, claimed, panel_margin)
             if placed is None:
                 size = max(low, size * 0.7)
@@ -446,7 +461,7 @@ class SceneGenerator:
         ink_labels = np.zeros((cfg.height, cfg.width), np.int32)
         words: list[SceneWord] = []
         failures_in_a_row = 0
-        for _ in range(int(rng.integers(1, cfg.max_blocks + 1))):
+        for _ in range(int(rng.integers(min(cfg.min_blocks, cfg.max_blocks), cfg.max_blocks + 1))):
             if failures_in_a_row == MAX_FAILED_BLOCKS:  # the image is full
                 break
             placed = self._add_block(rng, canvas, claimed, ink_labels, words)

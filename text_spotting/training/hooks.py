@@ -80,32 +80,40 @@ class AtomicCheckpointHook(Hook):
         if best is not None and checkpoint.get("meta", {}).get("best_metric") == self.save_best:
             self.best_score = float(best)
 
-    def save(self, runner, name: str, meta: dict | None = None) -> Path:
-        """Saves the runner's state atomically as ``out_dir/name``."""
+    def save(self, runner, name: str, epochs_done: int, iters_done: int | None = None) -> Path:
+        """Saves the runner's state atomically as ``out_dir/name``, recording ``epochs_done`` complete epochs and
+        ``iters_done`` iterations (default: the runner's count)."""
         tmp_name = f".{name}.{int(time.time() * 1000)}.tmp"
-        runner.save_checkpoint(str(self.out_dir), tmp_name, meta=meta)
+        iters_done = runner.iter if iters_done is None else iters_done
+        runner.save_checkpoint(str(self.out_dir), tmp_name, meta=dict(epoch=epochs_done, iter=iters_done))
         target = self.out_dir / name
         if is_main_process():
             atomic_replace(self.out_dir / tmp_name, target)
         return target
 
+    @staticmethod
+    def _validates(runner) -> bool:
+        return runner.cfg.get("val_cfg") is not None
+
     def after_train_epoch(self, runner) -> None:
-        self.save(runner, LATEST)
+        # With validation, latest.pth is written after it (below), so that its RNG state is the one the next epoch
+        # starts from: resuming then gives exactly the same run as not stopping.
+        if not self._validates(runner):
+            self.save(runner, LATEST, epochs_done=runner.epoch + 1)
 
     def after_val_epoch(self, runner, metrics: dict | None = None) -> None:
-        if not metrics:
-            return
-        key = next((k for k in metrics if k == self.save_best or k.endswith("/" + self.save_best)), None)
+        epochs_done = runner.epoch  # the train loop has counted the finished epoch by now
+        key = next((k for k in metrics or {} if k == self.save_best or k.endswith("/" + self.save_best)), None)
         if key is None:
-            runner.logger.warning(f"best.pth: metric '{self.save_best}' not among {sorted(metrics)}; not saved")
-            return
-        score = float(metrics[key])
-        better = score > self.best_score if self.rule == "greater" else score < self.best_score
-        if better or not (self.out_dir / BEST).exists():
-            self.best_score = max(score, self.best_score) if self.rule == "greater" else min(score, self.best_score)
-            # Validation runs after the epoch's end: meta epoch = epochs done, as latest.pth records it.
-            self.save(runner, BEST, meta=dict(epoch=runner.epoch, iter=runner.iter))
-            runner.logger.info(f"best.pth: {key} = {score:.4f} (epoch {runner.epoch})")
+            runner.logger.warning(f"best.pth: metric '{self.save_best}' not among {sorted(metrics or {})}; not saved")
+        else:
+            score = float(metrics[key])
+            better = score > self.best_score if self.rule == "greater" else score < self.best_score
+            if better or not (self.out_dir / BEST).exists():
+                self.best_score = score if better else self.best_score
+                self.save(runner, BEST, epochs_done)
+                runner.logger.info(f"best.pth: {key} = {score:.4f} (epoch {epochs_done})")
+        self.save(runner, LATEST, epochs_done)
 
 
 @HOOKS.register_module()
@@ -140,7 +148,8 @@ class GracefulStopHook(Hook):
             return
         # The epoch is not finished: record it as not done, so --resume-from runs it again with the iteration
         # counter (and LR schedule) where it stopped.
-        path = self.checkpoint_hook.save(runner, LATEST, meta=dict(epoch=runner.epoch, iter=runner.iter + 1))
+        # runner.iter counts this iteration only after the hooks: it is done, so +1.
+        path = self.checkpoint_hook.save(runner, LATEST, epochs_done=runner.epoch, iters_done=runner.iter + 1)
         name = signal.Signals(self.stop_signal).name
         runner.logger.info(f"{name}: saved {path} at iteration {runner.iter + 1}; stopping")
         raise SystemExit(128 + self.stop_signal)
