@@ -6,7 +6,7 @@ cannot learn these five images cannot learn anything. Everything but the sizes i
 architecture, random init), its training pipeline without the random augmentations, its thresholds, and ``eval.py``'s
 scoring code (``evaluate_model``: ``TextSpottingMetric`` plus recognition on the ground-truth boxes).
 
-Measured on a 2-core machine: ~1.5 minutes unloaded (90 iterations at ~0.8 s), under 3 minutes with the cores shared.
+Measured on a 2-core machine: ~1.5 minutes (80 iterations at ~1 s with the cores shared with other jobs).
 """
 import random
 import time
@@ -34,7 +34,9 @@ FONT_SCALE, FONT_THICKNESS = 1.4, 3  # ~30 px high letters
 BOX_MARGIN = 2  # px of background around the ink in each ground-truth box
 
 SEED = 0
-ITERATIONS = 90
+# Measured (seed 0): after 40 iterations detection hmean 0.96, recognition accuracy 0.08; after 55: 1.0 and 0.92;
+# after 80 (seeds 0, 1, 2): 1.0 and 1.0.
+ITERATIONS = 80
 LEARNING_RATE = 3e-3
 
 
@@ -139,8 +141,9 @@ def recompute_batchnorm_statistics(model: torch.nn.Module, data: dict) -> None:
     Why: at inference BatchNorm normalizes with running averages (momentum 0.1) collected while the weights moved.
     In the first iterations from scratch, activations are up to ~1000x larger than at the end, and a few dozen
     iterations later the running variances still remember them, so the eval-mode network differs from the one that
-    was trained (measured: a model with training losses near 0 then detects nothing; recomputing the statistics of
-    the backbone alone restores detection hmean 1.0). Long trainings forget the early phase; this test is too short.
+    was trained (measured after 65 iterations without this step: training losses near 0, yet detection hmean 0 and
+    recognition accuracy 0 in eval mode; recomputing the backbone's statistics alone gives 1.0 and 1.0). Long
+    trainings forget the early phase; this one is too short.
     """
     norms = [module for module in model.modules() if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)]
     momenta = [norm.momentum for norm in norms]

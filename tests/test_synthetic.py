@@ -17,8 +17,7 @@ import pytest
 from text_spotting.datasets.annotation_io import load_coco_text, make_word_annotation, new_coco_text, save_coco_text
 from text_spotting.geometry import order_quad_clockwise, polygon_area
 from text_spotting.synthetic import (PRESETS, RealWordBank, SceneGenerator, SyntheticDataError, TextSampler,
-                                     crop_quad, discover_fonts, draw_ground_truth, generate_dataset, make_contact_sheet,
-                                     parse_size, render_word)
+                                     crop_quad, discover_fonts, generate_dataset, parse_size, render_word)
 from text_spotting.synthetic.backgrounds import color_ramp, make_background
 from text_spotting.synthetic.dataset_writer import DEFAULT_ALPHABET, round_floats, sorted_keys
 from text_spotting.synthetic.fonts import INK_ALPHA_THRESHOLD, ink_box
@@ -27,6 +26,7 @@ from text_spotting.synthetic.layout import (block_homography, box_corners, conve
                                             to_pixel_centre_homography, translation)
 from text_spotting.synthetic.scene import contrasting_color, luminance
 from text_spotting.synthetic.vocabulary import apply_case, attach_punctuation, number_like, pseudo_word
+from text_spotting.visualization import dataset_contact_sheet, draw_ground_truth, words_from_annotations
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = REPO / "data" / "horizontal_text_detection"
@@ -418,7 +418,7 @@ def test_draw_ground_truth_marks_legible_green_and_dont_care_red():
     image = np.zeros((40, 60, 3), np.uint8)
     anns = [make_word_annotation(1, 1, [5, 5, 25, 5, 25, 15, 5, 15], "ok"),
             make_word_annotation(2, 1, [30, 20, 55, 20, 55, 35, 30, 35], "###", False)]
-    drawn = draw_ground_truth(image, anns)
+    drawn = draw_ground_truth(image, words_from_annotations(anns), thickness=1, with_text=False)
     # edges at pixel-edge y = 5 and y = 20 are drawn anti-aliased over the two pixel rows that meet there
     assert drawn[4:6, 15, 1].sum() > 150 and drawn[4:6, 15, 2].max() == 0  # legible word: green
     assert drawn[19:21, 45, 2].sum() > 200 and drawn[19:21, 45, 1].max() == 0  # don't-care region: red
@@ -445,6 +445,6 @@ def test_bundled_sample_set_is_intact():
     assert np.median(angles) < 3.0  # mostly horizontal text
     total_bytes = sum(p.stat().st_size for p in BUNDLED.rglob("*") if p.is_file())
     assert total_bytes < 8 * 1024 * 1024
-    sheet = make_contact_sheet(str(BUNDLED / "annotation.json"), str(BUNDLED), num_images=2, columns=2,
+    sheet = dataset_contact_sheet(str(BUNDLED / "annotation.json"), str(BUNDLED), num_images=2, columns=2,
                                tile_width=320)
     assert sheet.shape == (192, 640, 3)

@@ -31,24 +31,45 @@ def draw_label(canvas: np.ndarray, text: str, anchor: tuple[int, int], color: tu
                 cv2.LINE_AA)
 
 
+FIRST_POINT_COLOR = (255, 0, 255)
+_SHIFT = 4  # sub-pixel drawing: polygons have decimals
+
+
 def _int_points(polygon) -> np.ndarray:
     return np.round(np.asarray(polygon, dtype=np.float64).reshape(-1, 2)).astype(np.int32)
 
 
+def _subpixel_points(polygon) -> np.ndarray:
+    """Polygon in pixel-edge coordinates -> OpenCV fixed-point pixel-centre coordinates (``shift=_SHIFT``)."""
+    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    return np.round((points - 0.5) * (1 << _SHIFT)).astype(np.int32)
+
+
+def words_from_annotations(annotations: Iterable[dict]) -> list[tuple[list, str, bool]]:
+    """``(polygons, text, dont_care)`` of "COCO with text" annotations, as ``draw_ground_truth`` takes them."""
+    from .datasets.annotation_io import is_dont_care, word_text
+
+    return [(ann["segmentation"], word_text(ann)[0], is_dont_care(ann)) for ann in annotations]
+
+
 def draw_ground_truth(image: np.ndarray, words: Iterable[tuple[Sequence, str, bool]], thickness: int = 2,
-                      with_text: bool = True) -> np.ndarray:
+                      with_text: bool = True, mark_first_point: bool = False) -> np.ndarray:
     """Copy of a BGR image with ground-truth words drawn.
 
-    ``words``: ``(polygons, text, dont_care)`` where ``polygons`` is a list of flat ``[x1, y1, ...]`` lists. Legible
-    words are green with their text above, don't-care regions red.
+    ``words``: ``(polygons, text, dont_care)`` where ``polygons`` is a list of flat ``[x1, y1, ...]`` lists (see
+    ``words_from_annotations``). Legible words are green with their text above, don't-care regions red;
+    ``mark_first_point`` puts a magenta dot on each polygon's first point (where a well-ordered quad starts).
     """
     canvas = image.copy()
     for polygons, text, dont_care in words:
         color = DONT_CARE_COLOR if dont_care else LEGIBLE_COLOR
-        points = [_int_points(p) for p in polygons]
-        cv2.polylines(canvas, points, isClosed=True, color=color, thickness=thickness, lineType=cv2.LINE_AA)
+        cv2.polylines(canvas, [_subpixel_points(p) for p in polygons], isClosed=True, color=color,
+                      thickness=thickness, lineType=cv2.LINE_AA, shift=_SHIFT)
+        points = _int_points(polygons[0])
+        if mark_first_point:
+            cv2.circle(canvas, tuple(int(v) for v in points[0]), 2, FIRST_POINT_COLOR, -1, cv2.LINE_AA)
         if with_text and not dont_care:
-            x, y = (int(v) for v in points[0].min(axis=0))
+            x, y = (int(v) for v in points.min(axis=0))
             draw_label(canvas, text, (x, y), color)
     return canvas
 
@@ -74,7 +95,7 @@ def draw_predictions(image: np.ndarray, words, masks: bool = True, scores: bool 
 
 
 def contact_sheet(images: Sequence[np.ndarray], columns: int = 4, tile_width: int = 480,
-                  captions: Sequence[str] | None = None) -> np.ndarray:
+                  captions: Sequence[str] | None = None, background: int = 32) -> np.ndarray:
     """Tiles BGR images (each scaled to ``tile_width``) into one sheet, with an optional caption on each."""
     if not images:
         raise ValueError("contact_sheet needs at least one image")
@@ -86,10 +107,41 @@ def contact_sheet(images: Sequence[np.ndarray], columns: int = 4, tile_width: in
             draw_label(tile, captions[index], (0, 0), (255, 255, 255), below=True)
         tiles.append(tile)
     tile_height = max(tile.shape[0] for tile in tiles)
+    columns = max(1, min(columns, len(tiles)))
     rows = math.ceil(len(tiles) / columns)
-    sheet = np.full((rows * tile_height, min(columns, len(tiles)) * tile_width, 3), 255, dtype=np.uint8)
+    sheet = np.full((rows * tile_height, columns * tile_width, 3), background, dtype=np.uint8)
     for index, tile in enumerate(tiles):
         row, column = divmod(index, columns)
         sheet[row * tile_height:row * tile_height + tile.shape[0],
               column * tile_width:(column + 1) * tile_width] = tile
     return sheet
+
+
+def dataset_contact_sheet(ann_file: str, data_root: str, num_images: int = 12, columns: int = 3,
+                          tile_width: int = 640, first: int = 0) -> np.ndarray:
+    """A grid of a "COCO with text" set's images ``first .. first + num_images - 1`` (file order) with their ground
+    truth drawn at native resolution, ``[H, W, 3]`` BGR.
+
+    Raises:
+        AnnotationError: a malformed annotation file or an image that cannot be read.
+    """
+    import os
+
+    from .datasets.annotation_io import AnnotationError, load_coco_text
+
+    coco = load_coco_text(ann_file)
+    images = coco["images"][first:first + num_images]
+    if not images:
+        raise AnnotationError(f"{ann_file}: no images from index {first} on (it has {len(coco['images'])})")
+    by_image: dict[int, list[dict]] = {}
+    for ann in coco["annotations"]:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    drawn = []
+    for info in images:
+        path = os.path.join(data_root, info["file_name"])
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise AnnotationError(f"{ann_file}: image id {info['id']}: field 'file_name': cannot read {path}")
+        drawn.append(draw_ground_truth(image, words_from_annotations(by_image.get(info["id"], [])), thickness=1,
+                                       mark_first_point=True))
+    return contact_sheet(drawn, columns=columns, tile_width=tile_width)

@@ -104,7 +104,8 @@ def show_data_side(args) -> int:
     import cv2
 
     from text_spotting.datasets.annotation_io import check_dataset
-    from text_spotting.synthetic import SceneConfig, generate_dataset, make_contact_sheet
+    from text_spotting.synthetic import SceneConfig, generate_dataset
+    from text_spotting.visualization import dataset_contact_sheet
 
     print("No trained weights: the template names no initial_weights and --load-weights was not given.\n"
           "Train some (README: Training) and pass --load-weights. Meanwhile, the data side:\n")
@@ -112,13 +113,13 @@ def show_data_side(args) -> int:
                            alphabet="0123456789abcdefghijklmnopqrstuvwxyz")
     print(report.format())
     args.out.mkdir(parents=True, exist_ok=True)
-    sheet = make_contact_sheet(str(BUNDLED / "annotation.json"), str(BUNDLED), num_images=12, columns=4,
+    sheet = dataset_contact_sheet(str(BUNDLED / "annotation.json"), str(BUNDLED), num_images=12, columns=4,
                                tile_width=480)
     cv2.imwrite(str(args.out / "bundled_ground_truth.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90])
     synthetic = args.out / "synthetic"
     summary = generate_dataset(synthetic, num_images=12, seed=2026, config=SceneConfig(), workers=2,
                                overwrite=True, progress=True)
-    sheet = make_contact_sheet(str(synthetic / "annotation.json"), str(synthetic), num_images=12, columns=4,
+    sheet = dataset_contact_sheet(str(synthetic / "annotation.json"), str(synthetic), num_images=12, columns=4,
                                tile_width=480)
     cv2.imwrite(str(args.out / "synthetic_scenes.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90])
     print(f"\nsynthetic scenes: {summary.format()}")

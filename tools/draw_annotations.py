@@ -32,8 +32,8 @@ def main(argv=None) -> int:
     # Imported only now so that --help answers at once: the library imports mmdet.
     from tqdm import tqdm
 
-    from text_spotting.datasets.annotation_io import AnnotationError, is_dont_care, load_coco_text, word_text
-    from text_spotting.visualization import draw_ground_truth
+    from text_spotting.datasets.annotation_io import AnnotationError, load_coco_text
+    from text_spotting.visualization import draw_ground_truth, words_from_annotations
     try:
         coco = load_coco_text(args.ann_file)
     except AnnotationError as error:
@@ -51,8 +51,7 @@ def main(argv=None) -> int:
         images = images[:args.limit]
     words_by_image = {}
     for ann in coco['annotations']:
-        words_by_image.setdefault(ann['image_id'], []).append(
-            (ann['segmentation'], word_text(ann)[0], is_dont_care(ann)))
+        words_by_image.setdefault(ann['image_id'], []).append(ann)
     os.makedirs(args.out, exist_ok=True)
     for image in tqdm(images, desc='drawing', unit='img'):
         path = os.path.join(args.data_root, image['file_name'])
@@ -61,7 +60,8 @@ def main(argv=None) -> int:
             print(f'error: {path}: cannot read this image', file=sys.stderr)
             return 2
         out_name = os.path.splitext(image['file_name'])[0].replace(os.sep, '__').replace('/', '__') + '.png'
-        cv2.imwrite(os.path.join(args.out, out_name), draw_ground_truth(pixels, words_by_image.get(image['id'], [])))
+        drawn = draw_ground_truth(pixels, words_from_annotations(words_by_image.get(image['id'], [])))
+        cv2.imwrite(os.path.join(args.out, out_name), drawn)
     print(f'wrote {len(images)} image(s) to {args.out}')
     return 0
 

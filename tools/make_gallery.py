@@ -38,10 +38,10 @@ def main(argv=None) -> int:
     import cv2
 
     from text_spotting.datasets.annotation_io import AnnotationError
-    from text_spotting.synthetic import make_contact_sheet
+    from text_spotting.visualization import dataset_contact_sheet
 
     try:
-        sheet = make_contact_sheet(args.ann_file, args.data_root, args.num, args.columns, args.tile_width, args.first)
+        sheet = dataset_contact_sheet(args.ann_file, args.data_root, args.num, args.columns, args.tile_width, args.first)
     except AnnotationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
