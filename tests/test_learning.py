@@ -28,7 +28,7 @@ from text_spotting.templates import CONFIG_FILE, apply_template, load_template
 CPU_TEMPLATE = Path(__file__).resolve().parents[1] / 'model_templates' / 'text-spotting-cpu'
 
 IMAGE_SIZE = (256, 160)  # width, height: also the network input, so images are not resized
-WORDS_PER_IMAGE = [['cat', 'sun'], ['dog', 'red', 'map'], ['box', 'hat'], ['pen', 'cup', 'ink'], ['owl', 'fig']]
+WORDS_PER_IMAGE = [['cat', 'sun'], ['dog', 'red', 'map'], ['box', 'hat', 'pen'], ['cup', 'ink']]
 FONT = cv2.FONT_HERSHEY_SIMPLEX  # built into OpenCV: no font files needed
 FONT_SCALE, FONT_THICKNESS = 1.4, 3  # ~30 px high letters
 BOX_MARGIN = 2  # px of background around the ink in each ground-truth box
@@ -120,7 +120,7 @@ def learning_config() -> Config:
     train_cfg, test_cfg = cfg.model.train_cfg, cfg.model.test_cfg
     train_cfg.rpn.sampler.num = 64
     train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=100)
-    train_cfg.rcnn.sampler.num = 64
+    train_cfg.rcnn.sampler.num = 32
     test_cfg.rpn.update(nms_pre=200, max_per_img=50)
     cfg.train_pipeline = [step for step in cfg.train_pipeline if not is_random_augmentation(step)]
     return cfg

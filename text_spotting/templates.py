@@ -158,11 +158,21 @@ def record_metrics(template_dir: str | Path, metrics: dict) -> None:
     entry["date"] = metrics.get("date")
     all_metrics = dict(template.get("metrics") or {})
     all_metrics[dataset] = entry
-    text = file.read_text(encoding="utf-8")
     if "mparams" in model:
-        text = replace_top_level_block(text, "model_stats", {"mparams": model["mparams"], "gflops": model["gflops"],
-                                                             "gflops_input_size": model.get("input_size")})
-    text = replace_top_level_block(text, "metrics", all_metrics)
+        record_model_stats(file, model)
+    _rewrite_block(file, "metrics", all_metrics)
+
+
+def record_model_stats(template_dir: str | Path, stats: dict) -> None:
+    """Writes ``model_stats`` (``mparams``, ``gflops`` and the ``input_size`` they were counted at) into
+    ``template.yaml``, leaving the rest of the file as it is."""
+    _rewrite_block(find_template_dir(template_dir) / TEMPLATE_FILE, "model_stats",
+                   {"mparams": stats["mparams"], "gflops": stats["gflops"],
+                    "gflops_input_size": list(stats["input_size"])})
+
+
+def _rewrite_block(file: Path, key: str, value: Any) -> None:
+    text = replace_top_level_block(file.read_text(encoding="utf-8"), key, value)
     tmp = file.with_suffix(".yaml.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, file)
