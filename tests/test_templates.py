@@ -106,5 +106,8 @@ def test_record_model_stats_rewrites_only_that_block(tmp_path):
     record_model_stats(tmp_path, {"mparams": 3.7, "gflops": 8.8, "input_size": [640, 384]})
     after = (tmp_path / "template.yaml").read_text()
     assert load_template(tmp_path)["model_stats"] == {"mparams": 3.7, "gflops": 8.8, "gflops_input_size": [640, 384]}
-    kept = [line for line in before.splitlines() if not line.startswith("model_stats")]
-    assert all(line in after.splitlines() for line in kept)
+    lines = before.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("model_stats:"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+    assert after.splitlines()[:start] == lines[:start]
+    assert after.splitlines()[-(len(lines) - end):] == lines[end:]
