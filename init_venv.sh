@@ -7,8 +7,11 @@ cd "$(dirname "$0")"
 ROOT=$(pwd)
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-$ROOT/venv}
-TORCH_VERSION=2.13.0
-MMCV_VERSION=2.1.0
+# The pins live in constraints.txt (torch, mmcv) and requirements.txt (the rest); nothing is typed twice.
+pin() { sed -n "s/^$1==\([^ #]*\).*/\1/p" "$2" | head -n 1; }
+TORCH_PIN=$(pin torch constraints.txt)      # e.g. 2.13.0+cpu
+MMCV_VERSION=$(pin mmcv constraints.txt)
+BASE_PINS=(); for name in numpy opencv-python mmengine; do BASE_PINS+=("$name==$(pin "$name" requirements.txt)"); done
 
 step() { echo "[init_venv] $*"; }
 fail() { echo "[init_venv] FAILED at step: $CURRENT_STEP" >&2; exit 1; }
@@ -43,21 +46,22 @@ for spec in sys.argv[1:]:
 PYEOF
 }
 
-CURRENT_STEP="install torch $TORCH_VERSION (CPU build)"
-if ! have "torch==$TORCH_VERSION+cpu"; then
+CURRENT_STEP="install torch $TORCH_PIN (CPU build)"
+if ! have "torch==$TORCH_PIN"; then
   step "$CURRENT_STEP"
   # "+cpu" names the CPU build: pip takes it from a local wheel (PIP_FIND_LINKS) when one is there, else from
   # PyTorch's CPU index. It can never resolve to a CUDA build.
-  if ! "${PIP[@]}" install "torch==$TORCH_VERSION+cpu"; then
-    step "no local torch $TORCH_VERSION+cpu wheel; trying PyTorch's CPU index"
-    "${PIP[@]}" install "torch==$TORCH_VERSION+cpu" --extra-index-url https://download.pytorch.org/whl/cpu
+  if ! "${PIP[@]}" install "torch==$TORCH_PIN"; then
+    step "no local torch $TORCH_PIN wheel; trying PyTorch's CPU index"
+    "${PIP[@]}" install "torch==$TORCH_PIN" --extra-index-url https://download.pytorch.org/whl/cpu
   fi
 fi
 
 CURRENT_STEP="install base requirements"
-if ! have "mmengine==0.10.7" "numpy==2.4.6" "opencv-python==5.0.0.93"; then
+if ! have "${BASE_PINS[@]}"; then
   step "$CURRENT_STEP"
-  "${PIP[@]}" install numpy==2.4.6 opencv-python==5.0.0.93 mmengine==0.10.7 addict yapf packaging
+  # what building mmcv needs first (mmengine brings addict, yapf, packaging)
+  "${PIP[@]}" install "${BASE_PINS[@]}"
 fi
 
 CURRENT_STEP="install mmcv $MMCV_VERSION with ops (builds from source when no wheel is cached: 10-20 min)"
