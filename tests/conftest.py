@@ -1,3 +1,4 @@
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -28,3 +29,16 @@ def run_tool_env() -> dict:
 
 
 PYTHON = sys.executable
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    """Runs the body with ``count`` torch threads, then restores the previous number."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

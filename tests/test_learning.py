@@ -20,6 +20,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmdet.registry import DATASETS
 
+from conftest import torch_threads
 from text_spotting.datasets.annotation_io import save_coco_text
 from text_spotting.evaluation.model_evaluation import evaluate_model
 from text_spotting.inference import EagerTextSpotter
@@ -42,10 +43,8 @@ LEARNING_RATE = 3e-3
 
 @pytest.fixture(autouse=True)
 def two_torch_threads():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(2):
+        yield
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import HorizontalBoxes, bbox2roi, bbox_overlaps, get_box_tensor
 from mmdet.structures.mask import PolygonMasks
 from mmdet.utils import register_all_modules
+from conftest import torch_threads
 from model_configs import tiny_text_spotter_cfg
 from text_spotting.models import TextMaskRCNN, TextRoIHead, sample_text_rois
 
@@ -20,10 +21,8 @@ MAX_LENGTH = 8
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     # Small tensors: a second thread only adds synchronization, slow when other processes compete for the cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from ..templates import load_config
-from ..training.checkpoint import CheckpointError, read_checkpoint, sha256_of
+from ..training.checkpoint import CheckpointError, load_weights, sha256_of
 from .words import SpottedWord, words_from_instances
 
 # Test-pipeline steps that read ground truth from a dataset; raw images have none.
@@ -54,17 +54,13 @@ class EagerTextSpotter:
         return cls(load_config(template_dir), weights, device)
 
     def _load(self, weights: str | Path) -> None:
-        state = read_checkpoint(weights)["state_dict"]
-        state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
-        own = self.model.state_dict()
-        missing = [k for k in own if k not in state]
-        mismatched = [k for k in own if k in state and state[k].shape != own[k].shape]
+        report = load_weights(self.model, weights)
+        missing, mismatched = report["missing"], report["shape_mismatch"]
         if missing or mismatched:
             example = (mismatched or missing)[0]
             raise CheckpointError(
                 f"{weights}: does not fit template '{self.cfg.template['name']}': {len(missing)} tensors missing, "
                 f"{len(mismatched)} with other shapes (e.g. {example})")
-        self.model.load_state_dict({k: state[k] for k in own})
         self.weights_sha256 = sha256_of(weights)
 
     @torch.no_grad()

@@ -120,10 +120,6 @@ class LoadWeightsHook(Hook):
             runner.logger.info(f"  not in the file (left at init): {name}")
 
 
-def stored_epoch(path: str) -> int:
-    return int(read_checkpoint(path).get("meta", {}).get("epoch", 0))
-
-
 def run_training(opts: TrainOptions, world_size: int = 1) -> int:
     """Trains in this process (rank from the environment when distributed). Returns the exit code."""
     from mmengine.runner import Runner
@@ -148,11 +144,11 @@ def check_options(opts: TrainOptions) -> str | None:
     if opts.resume_from and opts.load_weights:
         raise TrainingError("--resume-from and --load-weights exclude each other: resume continues a schedule, "
                             "load-weights starts a new one")
-    for path in (opts.resume_from, opts.load_weights):
-        if path:
-            read_checkpoint(path)  # a clean one-line error for a missing, truncated or foreign file
+    # read_checkpoint: a clean one-line error for a missing, truncated or foreign file
+    if opts.load_weights:
+        read_checkpoint(opts.load_weights)
     if opts.resume_from:
-        done = stored_epoch(opts.resume_from)
+        done = int(read_checkpoint(opts.resume_from).get("meta", {}).get("epoch", 0))
         total = opts.epochs if opts.epochs is not None else load_config(opts.template_dir).train_cfg.max_epochs
         if total <= done:
             return (f"{opts.resume_from} has already trained {done} epochs and --epochs is {total} (the total, not "
