@@ -176,3 +176,11 @@ def _rewrite_block(file: Path, key: str, value: Any) -> None:
     tmp = file.with_suffix(".yaml.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, file)
+
+
+def record_initial_weights(template_dir: str | Path, file_name: str, sha256: str) -> None:
+    """Names the template's shipped weights (a file inside the template folder) and their sha256 in
+    ``template.yaml``; ``instantiate_template`` copies them into work dirs and checks the digest."""
+    file = find_template_dir(template_dir) / TEMPLATE_FILE
+    _rewrite_block(file, "initial_weights", file_name)
+    _rewrite_block(file, "initial_weights_sha256", sha256)

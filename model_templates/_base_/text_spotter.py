@@ -119,7 +119,7 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadWordAnnotations', with_bbox=True, with_mask=True),
     dict(type='RandomTextRotate', prob=0.3, max_angle=10),
-    dict(type='RandomTextCrop', prob=0.3),
+    dict(type='RandomTextCrop', prob=0.5),  # keeps small words of big photos at full scale
     dict(type='PhotoMetricDistortion'),
     dict(type='FixShapeResize', width=None, height=None, keep_ratio=True),  # size from template.yaml
     dict(type='FilterTextAnnotations', min_size=(2, 2)),

@@ -159,3 +159,23 @@ def load_weights(model: torch.nn.Module, path: str | Path) -> dict[str, list[str
         "unexpected": sorted(k for k in state if k not in own),
         "shape_mismatch": mismatched,
     }
+
+
+def make_snapshot(checkpoint_path: str | Path, out_path: str | Path, half: bool = True,
+                  meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Writes the weights of a training checkpoint as a lean inference snapshot (atomically).
+
+    Only ``state_dict`` is kept (no optimizer, scheduler or message hub), floating tensors in FP16 when ``half``
+    (``load_weights`` casts them back to the model's dtype), and ``meta``: the source checkpoint's sha256 and epoch /
+    iteration plus what the caller adds (plain values only, so the snapshot loads under ``weights_only=True``).
+    Returns the written meta.
+    """
+    checkpoint = read_checkpoint(checkpoint_path)
+    state = {name: (tensor.half() if half and tensor.is_floating_point() else tensor).contiguous()
+             for name, tensor in checkpoint["state_dict"].items()}
+    source_meta = checkpoint.get("meta") or {}
+    snapshot_meta = {"source_sha256": sha256_of(checkpoint_path), "precision": "FP16" if half else "FP32",
+                     "epoch": _plain(source_meta.get("epoch")), "iter": _plain(source_meta.get("iter"))}
+    snapshot_meta.update(meta or {})
+    atomic_save({"state_dict": state, "meta": snapshot_meta}, out_path)
+    return snapshot_meta
