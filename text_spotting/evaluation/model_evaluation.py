@@ -1,7 +1,8 @@
 """Scoring a model on annotated data: what ``eval.py`` runs (SPEC §2, §3).
 
-The model runs over the test pipeline of its template; the ``TextSpottingMetric`` used during training validation
-scores it, and the recognition head alone is scored on the ground-truth boxes of the legible words.
+A PyTorch model runs over the test pipeline of its template, an exported IR over the image files; the
+``TextSpottingMetric`` used during training validation scores both, and for the PyTorch model the recognition head
+alone is also scored on the ground-truth boxes of the legible words.
 """
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from pathlib import Path
 from typing import Sequence
 
 import cv2
+import numpy as np
 from mmengine.dataset import ConcatDataset, pseudo_collate
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..visualization import draw_ground_truth, draw_predictions
+from .errors import EvaluationError
 from .recognition import recognition_metrics
 from .report import write_metrics_yaml
 from .text_spotting_metric import TextSpottingMetric
@@ -32,14 +35,19 @@ class ModelEvaluation:
 
 
 def build_test_dataset(cfg, ann_files: Sequence[str], data_roots: Sequence[str]):
-    """The template's test dataset for each (annotation, root) pair, concatenated when there are several."""
+    """The template's test dataset for each (annotation, root) pair, concatenated when there are several.
+
+    With ``cfg`` None the datasets have no pipeline: ``get_data_info(i)`` gives each image's path and ground truth
+    (what a spotter that reads image files itself needs).
+    """
     from mmdet.registry import DATASETS
 
     if len(ann_files) != len(data_roots):
         raise ValueError(f"{len(ann_files)} annotation files but {len(data_roots)} data roots")
     datasets = []
     for ann_file, root in zip(ann_files, data_roots):
-        dataset_cfg = cfg.test_dataloader.dataset.copy()
+        dataset_cfg = cfg.test_dataloader.dataset.copy() if cfg is not None else dict(type="CocoTextDataset",
+                                                                                       pipeline=[])
         dataset_cfg.update(ann_file=str(Path(ann_file).resolve()), data_root=str(Path(root).resolve()),
                            data_prefix=dict(img=""), test_mode=True)
         datasets.append(DATASETS.build(dataset_cfg))
@@ -54,32 +62,39 @@ def _nest(flat: dict) -> dict:
     return nested
 
 
+#: Why an exported IR gets no recognition-only metrics.
+RECOGNITION_NOT_AVAILABLE = ("recognition accuracy and CER on ground-truth boxes need the recognition head run on "
+                             "given boxes; an exported IR only reads the words it detects itself")
+
+
 def evaluate_model(spotter, ann_files: Sequence[str], data_roots: Sequence[str], workers: int = 0,
                    lexicon_file: str | None = None, output_dir: str | Path | None = None,
                    model_info: dict | None = None, progress: bool = True) -> ModelEvaluation:
-    """Runs ``spotter`` (an ``EagerTextSpotter``) over the data and scores it.
+    """Runs ``spotter`` over the data and scores it.
+
+    An ``EagerTextSpotter`` runs its template's test pipeline in batches (``predict_batch``) and also reads the
+    ground-truth boxes of the legible words (``recognition``: accuracy, CER). Any other spotter (an
+    ``OpenVINOTextSpotter``) gets each image as read from disk through ``predict``; its words are scored by the same
+    metric, and ``recognition`` is left out, with the reason under ``not_available``.
 
     With ``output_dir``: ``predictions.json``, ``submit/`` + ``submit.zip`` and ``images/<name>.jpg`` with ground
     truth (green / red for don't care) and predictions (orange: mask, quadrilateral, text, scores) drawn.
     """
-    dataset = build_test_dataset(spotter.cfg, ann_files, data_roots)
-    loader = DataLoader(dataset, batch_size=1, num_workers=workers, collate_fn=pseudo_collate, shuffle=False)
+    reads_gt_boxes = hasattr(spotter, "predict_batch")
+    dataset = build_test_dataset(spotter.cfg if reads_gt_boxes else None, ann_files, data_roots)
     metric = TextSpottingMetric(lexicon_file=lexicon_file, output_dir=str(output_dir) if output_dir else None)
-    gt_texts, read_texts = [], []
     images_dir = Path(output_dir) / "images" if output_dir else None
     if images_dir:
         images_dir.mkdir(parents=True, exist_ok=True)
-    for batch in tqdm(loader, desc="evaluating", unit="img", disable=not progress, dynamic_ncols=True):
-        samples, gt_readings = spotter.predict_batch(batch, read_gt_words=True)
-        metric.process(batch, samples)
-        for sample, readings in zip(samples, gt_readings):
-            legible = [inst for inst in sample.metainfo["instances"] if not inst.get("ignore_flag", 0)]
-            gt_texts.extend(inst["text"] for inst in legible)
-            read_texts.extend(readings)
-            if images_dir:
-                _draw_sample(sample, images_dir)
+    if reads_gt_boxes:
+        gt_texts, read_texts = _evaluate_batches(spotter, dataset, metric, workers, images_dir, progress)
+    else:
+        _evaluate_images(spotter, dataset, metric, images_dir, progress)
     nested = _nest(metric.compute_metrics(metric.results))
-    nested["recognition"] = recognition_metrics(gt_texts, read_texts)
+    if reads_gt_boxes:
+        nested["recognition"] = recognition_metrics(gt_texts, read_texts)
+    else:
+        nested["not_available"] = {"recognition": RECOGNITION_NOT_AVAILABLE}
     nested["model"] = dict(model_info or {})
     nested["dataset"] = {"annotation": [str(Path(a).resolve()) for a in ann_files],
                          "data_root": [str(Path(r).resolve()) for r in data_roots],
@@ -91,17 +106,54 @@ def evaluate_model(spotter, ann_files: Sequence[str], data_roots: Sequence[str],
     return ModelEvaluation(metrics=nested, output_files=outputs)
 
 
-def _draw_sample(sample, images_dir: Path) -> None:
+def _evaluate_batches(spotter, dataset, metric, workers: int, images_dir: Path | None,
+                      progress: bool) -> tuple[list[str], list[str]]:
+    """Eager path: the test pipeline's batches through ``predict_batch``; returns the legible ground-truth texts and
+    what the recognition head read on their boxes."""
     from ..inference.words import words_from_instances
 
-    image = cv2.imread(sample.img_path)
+    loader = DataLoader(dataset, batch_size=1, num_workers=workers, collate_fn=pseudo_collate, shuffle=False)
+    gt_texts, read_texts = [], []
+    for batch in tqdm(loader, desc="evaluating", unit="img", disable=not progress, dynamic_ncols=True):
+        samples, gt_readings = spotter.predict_batch(batch, read_gt_words=True)
+        metric.process(batch, samples)
+        for sample, readings in zip(samples, gt_readings):
+            legible = [inst for inst in sample.metainfo["instances"] if not inst.get("ignore_flag", 0)]
+            gt_texts.extend(inst["text"] for inst in legible)
+            read_texts.extend(readings)
+            if images_dir:
+                _draw_sample(sample.img_path, sample.metainfo["instances"],
+                             words_from_instances(sample.pred_instances, keep_masks=True), images_dir)
+    return gt_texts, read_texts
+
+
+def _evaluate_images(spotter, dataset, metric, images_dir: Path | None, progress: bool) -> None:
+    """Image path: every image decoded as the test pipeline decodes it (cv2, colour) and given to ``predict``."""
+    from ..inference.words import instances_from_words
+
+    for index in tqdm(range(len(dataset)), desc="evaluating", unit="img", disable=not progress, dynamic_ncols=True):
+        info = dataset.get_data_info(index)
+        image = cv2.imdecode(np.fromfile(info["img_path"], dtype=np.uint8), cv2.IMREAD_COLOR) \
+            if Path(info["img_path"]).is_file() else None
+        if image is None:
+            raise EvaluationError(f"{info['img_path']}: missing or not readable as an image (image id "
+                                  f"{info['img_id']})")
+        words = spotter.predict(image, keep_masks=True)[0]
+        metric.process(None, [{"img_id": info["img_id"], "img_path": info["img_path"],
+                               "instances": info["instances"],
+                               "pred_instances": instances_from_words(words, image.shape)}])
+        if images_dir:
+            _draw_sample(info["img_path"], info["instances"], words, images_dir)
+
+
+def _draw_sample(img_path: str, instances: list[dict], words, images_dir: Path) -> None:
+    image = cv2.imread(img_path)
     if image is None:
         return
-    gt = [(inst.get("mask") or [], inst.get("text", ""), bool(inst.get("ignore_flag", 0)))
-          for inst in sample.metainfo["instances"]]
+    gt = [(inst.get("mask") or [], inst.get("text", ""), bool(inst.get("ignore_flag", 0))) for inst in instances]
     canvas = draw_ground_truth(image, gt, thickness=1, with_text=False)
-    canvas = draw_predictions(canvas, words_from_instances(sample.pred_instances, keep_masks=True))
-    name = os.path.splitext(os.path.basename(sample.img_path))[0]
+    canvas = draw_predictions(canvas, words)
+    name = os.path.splitext(os.path.basename(img_path))[0]
     cv2.imwrite(str(images_dir / f"{name}.jpg"), canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 

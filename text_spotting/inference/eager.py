@@ -1,27 +1,35 @@
 """The PyTorch (eager) text spotter: a template's model with trained weights, over images or dataset batches."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
-from mmcv.transforms import Compose
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
+from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import bbox2roi
+from ..models.text_recognition_head import greedy_decode
 from ..templates import load_config
 from ..training.checkpoint import CheckpointError, load_weights, sha256_of
-from .words import SpottedWord, words_from_instances
-
-# Test-pipeline steps that read ground truth from a dataset; raw images have none.
-_ANNOTATION_STEPS = ("LoadWordAnnotations", "LoadAnnotations")
+from .latency import LATENCY_KEYS, StageClock
+from .processing import NetworkDetections, fit_and_pad, texts_from_symbols, words_from_detections
+from .words import SpottedWord
 
 
 class EagerTextSpotter:
-    """A template's ``TextMaskRCNN`` in eval mode, with its test pipeline.
+    """A template's ``TextMaskRCNN`` in eval mode.
+
+    ``predict`` runs raw images the way the exported IR is run (``fit_and_pad`` -> network at input scale ->
+    ``words_from_detections``) and times each stage in ``last_latency_ms`` (milliseconds, summed over the images of
+    the last call): ``preprocess`` (resize, pad, normalize), ``detector`` (backbone to masks and the recognition RoI
+    features), ``encoder`` and ``decoder`` (the text head; the decoder includes turning symbols into words),
+    ``postprocess`` (mask pasting, quadrilaterals) and ``total``. ``predict_batch`` runs dataset batches through
+    mmdet's own test path (``eval.py``, training validation).
 
     Args:
         cfg: the template's config (``text_spotting.templates.load_config``).
@@ -44,9 +52,8 @@ class EagerTextSpotter:
         else:
             self.model.init_weights()
         self.model.to(self.device).eval()
-        image_pipeline = [step for step in cfg.test_pipeline if step["type"] not in _ANNOTATION_STEPS]
-        image_pipeline[0] = dict(type="mmdet.LoadImageFromNDArray")
-        self.image_pipeline = Compose(image_pipeline)
+        self.input_size = tuple(int(v) for v in cfg.input_size)  # (width, height)
+        self.last_latency_ms = dict.fromkeys(LATENCY_KEYS, 0.0)
 
     @classmethod
     def from_template(cls, template_dir: str | Path, weights: str | Path | None = None,
@@ -97,6 +104,66 @@ class EagerTextSpotter:
         """Words in each BGR image (``[H, W, 3]`` uint8, any size), in its own pixel coordinates."""
         if isinstance(images, np.ndarray) and images.ndim == 3:
             images = [images]
-        batch = pseudo_collate([self.image_pipeline(dict(img=image, img_id=i)) for i, image in enumerate(images)])
-        samples, _ = self.predict_batch(batch)
-        return [words_from_instances(sample.pred_instances, keep_masks) for sample in samples]
+        latency = dict.fromkeys(LATENCY_KEYS, 0.0)
+        results = []
+        for image in images:
+            start = time.perf_counter()
+            padded, scale = fit_and_pad(image, self.input_size)
+            latency["preprocess"] += (time.perf_counter() - start) * 1000
+            detections = self.detect(padded, latency)
+            stamp = time.perf_counter()
+            results.append(words_from_detections(detections.boxes, detections.masks, detections.texts,
+                                                 detections.text_scores, scale, image.shape, keep_masks))
+            latency["postprocess"] += (time.perf_counter() - stamp) * 1000
+            latency["total"] += (time.perf_counter() - start) * 1000
+        self.last_latency_ms = latency
+        return results
+
+    @torch.no_grad()
+    def detect(self, padded: np.ndarray, latency: dict | None = None) -> NetworkDetections:
+        """Runs the network on one input image ``[H, W, 3]`` uint8 BGR of exactly the template's input size.
+
+        Returns the detections in that image's pixel frame, as the exported IR gives them. When ``latency`` is
+        given, the milliseconds of ``preprocess`` (to a normalized tensor), ``detector``, ``encoder`` and ``decoder``
+        are added to it.
+        """
+        latency = {} if latency is None else latency
+        height, width = padded.shape[:2]
+        if (width, height) != self.input_size:
+            raise ValueError(f"expected an input image of {self.input_size[0]}x{self.input_size[1]}, "
+                             f"got {width}x{height}: fit_and_pad it first")
+        clock = StageClock(latency)
+        sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
+                                             pad_shape=(height, width), scale_factor=(1.0, 1.0)))
+        image = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))
+        data = self.model.data_preprocessor(dict(inputs=[image.to(self.device)], data_samples=[sample]), False)
+        inputs, samples = data["inputs"], data["data_samples"]
+        clock.lap("preprocess")
+
+        roi_head = self.model.roi_head
+        features = self.model.extract_feat(inputs)
+        proposals = self.model.rpn_head.predict(features, samples, rescale=False)
+        found = roi_head.predict_bbox(features, [samples[0].metainfo], proposals, rcnn_test_cfg=roi_head.test_cfg,
+                                      rescale=False)[0]
+        if len(found) == 0:
+            clock.lap("detector")
+            return NetworkDetections.empty()
+        rois = bbox2roi([found.bboxes])
+        mask_logits = roi_head._mask_forward(features, rois)["mask_preds"]
+        labels = found.labels if not roi_head.mask_head.class_agnostic else torch.zeros_like(found.labels)
+        masks = mask_logits.sigmoid()[torch.arange(len(found)), labels]
+        text_features = roi_head._text_feats(features, rois)
+        clock.lap("detector")
+
+        text_head = roi_head.text_head
+        encoder_outputs = text_head.encode(text_features)
+        clock.lap("encoder")
+        symbols, text_scores = greedy_decode(text_head.decoder, encoder_outputs, text_head.codec.sequence_length)
+        text_scores = text_scores.cpu().numpy()
+        texts = texts_from_symbols(symbols.cpu().numpy(), text_scores, text_head.codec,
+                                   text_head.recognition_threshold)
+        clock.lap("decoder")
+        boxes = torch.cat([found.bboxes, found.scores[:, None]], dim=1)
+        return NetworkDetections(boxes=boxes.cpu().numpy(), masks=masks.cpu().numpy(), texts=texts,
+                                 text_scores=text_scores)
+

@@ -46,3 +46,19 @@ def words_from_instances(pred_instances, keep_masks: bool = False) -> list[Spott
                         text_score=float(text_scores[i]),
                         mask=(masks[i] > 0) if keep_masks and masks is not None else None)
             for i in range(len(scores))]
+
+
+def instances_from_words(words: list[SpottedWord], image_shape: tuple[int, ...]) -> dict:
+    """The ``pred_instances`` fields ``TextSpottingMetric`` reads (``bboxes`` [N, 4], ``scores``, ``masks``
+    [N, H, W] bool, ``texts``, ``text_scores``) from ``SpottedWord`` s; words without a mask get an empty one (the
+    metric then scores their box)."""
+    height, width = int(image_shape[0]), int(image_shape[1])
+    masks = np.zeros((len(words), height, width), dtype=bool)
+    for index, word in enumerate(words):
+        if word.mask is not None:
+            masks[index] = word.mask
+    return {"bboxes": np.array([w.bbox for w in words], dtype=np.float64).reshape(-1, 4),
+            "scores": np.array([w.score for w in words], dtype=np.float64),
+            "masks": masks,
+            "texts": [w.text for w in words],
+            "text_scores": np.array([w.text_score for w in words], dtype=np.float64)}

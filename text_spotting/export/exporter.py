@@ -1,0 +1,298 @@
+"""``export_model``: a template's model -> ONNX files -> OpenVINO IRs + ``export_config.yaml`` (SPEC §4).
+
+Everything is written into a temporary directory next to the output directory and moved into place at the end, so
+a failed or interrupted export leaves an existing export untouched.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmengine.config import Config
+from torch import nn
+from tqdm import tqdm
+
+from ..templates import load_config
+from .detector_graph import DETECTOR_INPUT, DETECTOR_OUTPUTS, DetectorGraph, ExportError
+from .export_config import (EXPORT_CONFIG_FILE, EXPORT_FILES, FORMAT, FORMAT_VERSION, IR_FILES, ONNX_FILES, ROLES,
+                            ir_rt_info, write_export_config)
+from .onnx_ops import CUSTOM_OPSETS, ONNX_OPSET
+
+PRECISIONS = ("FP32", "FP16")
+ENCODER_INPUTS, ENCODER_OUTPUTS = ("input",), ("output",)
+DECODER_INPUTS = ("prev_symbol", "prev_hidden", "encoder_outputs")
+DECODER_OUTPUTS = ("output", "hidden")
+# A fixed pseudo-random image to trace with: the traced graph does not depend on it (every data-dependent shape goes
+# through the ops of onnx_ops), but a real-looking input exercises the same code as inference.
+TRACE_SEED = 0
+
+
+@dataclass
+class ExportResult:
+    """What ``export_model`` wrote: the final directory, its ``export_config.yaml`` contents, the files and the
+    seconds each stage took (``trace``, ``convert``, ``save``)."""
+
+    output_dir: Path
+    config: dict[str, Any]
+    files: list[Path]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """Refuses an output directory that holds anything but a previous export (which is replaced as a whole)."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ExportError(f"{output_dir}: exists and is not a directory")
+    if output_dir.is_dir():
+        foreign = sorted(p.name for p in output_dir.iterdir() if p.name not in EXPORT_FILES)
+        if foreign:
+            raise ExportError(f"{output_dir}: holds files that are not part of an export ({', '.join(foreign[:3])}"
+                              f"{', ...' if len(foreign) > 3 else ''}); choose an empty or new directory")
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Moves the finished ``new`` directory to ``target``, replacing a previous export there."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _set_default_permissions(directory: Path) -> None:
+    """mkdtemp makes a private (0700) directory; the export directory gets the usual mode (0777 - umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(directory, 0o777 & ~umask)
+
+
+def export_onnx(module: nn.Module, args: tuple, file: Path, input_names, output_names, dynamic_axes=None,
+                custom_opsets=None) -> None:
+    """``torch.onnx.export`` as every export here runs it: TorchScript exporter, opset ``ONNX_OPSET``, constant
+    folding, and only the warnings that say something about this model."""
+    with warnings.catch_warnings():
+        # The TorchScript exporter is what reads the custom symbolics (the dynamo exporter needs onnxscript).
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        # The custom ops' eager forward() (and the mmcv ops it calls) branch on values while being traced; their
+        # symbolic() replaces them entirely, so nothing of that is recorded.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning,
+                                module=r"(text_spotting\.export\.onnx_ops|mmcv\.ops\.(nms|roi_align))")
+        # nn.GRU checks its input sizes in Python: constants of the trace, true for any number of words.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"torch\.nn\.modules\.rnn")
+        # The decoder's initial GRU state is an input (prev_hidden), which is what this warning asks for.
+        warnings.filterwarnings("ignore", message=".*batch_size other than 1, with a variable length with GRU.*")
+        torch.onnx.export(module, args, str(file), dynamo=False, opset_version=ONNX_OPSET,
+                          input_names=list(input_names), output_names=list(output_names),
+                          dynamic_axes=dynamic_axes or {}, custom_opsets=custom_opsets or {},
+                          do_constant_folding=True)
+
+
+def _trace_image(input_size: tuple[int, int]) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(TRACE_SEED)
+    width, height = input_size
+    return torch.randint(0, 256, (1, 3, height, width), generator=generator).float()
+
+
+def _model_facts(model: nn.Module) -> dict[str, Any]:
+    roi_head = model.roi_head
+    text_head = roi_head.text_head
+    codec = text_head.codec
+    return {
+        "alphabet": codec.alphabet,
+        "case_sensitive": bool(codec.case_sensitive),
+        "max_length": int(codec.max_length),
+        "thresholds": {"detection": float(roi_head.test_cfg.score_thr),
+                       "recognition": float(text_head.recognition_threshold)},
+        "text_feature_channels": int(roi_head.text_roi_extractor.out_channels),
+        "text_feature_size": int(roi_head.text_roi_extractor.roi_layers[0].output_size[0]),
+        "encoder_channels": int(text_head.encoder.position_encoding.shape[1]),
+        "decoder_hidden_size": int(text_head.decoder.hidden_size),
+        "num_classes": int(codec.num_classes),
+    }
+
+
+def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str | Path | None = None,
+                 precision: str = "FP32", onnx_only: bool = False, model: nn.Module | None = None,
+                 progress: bool = True) -> ExportResult:
+    """Exports a template's text spotter to ``output_dir`` (the layout is described in
+    ``text_spotting.export.export_config``).
+
+    Args:
+        cfg: the template's config (``text_spotting.templates.load_config``) or a template / work directory.
+        output_dir: the export directory; created, or replaced when it holds a previous export.
+        weights: checkpoint to load (its sha256 is recorded). Required unless ``model`` is given.
+        precision: ``FP32`` or ``FP16`` (weights of the IRs compressed to half precision).
+        onnx_only: write the ONNX files and ``export_config.yaml`` only, no IR.
+        model: an already built ``TextMaskRCNN`` to export instead of building one from ``cfg`` + ``weights``
+            (moved to the CPU, eval mode); its own ``test_cfg`` and recognition threshold are what the graph and
+            ``export_config.yaml`` get.
+        progress: show a progress bar over the stages.
+
+    Raises:
+        ExportError: bad arguments, an output directory that holds other files, or a model OpenVINO can't run.
+        CheckpointError / TemplateError: unreadable weights or template.
+    """
+    if precision not in PRECISIONS:
+        raise ExportError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if onnx_only and precision != "FP32":
+        raise ExportError("--precision applies to the OpenVINO IR; --onnx-only writes FP32 ONNX files only")
+    output_dir = Path(output_dir).expanduser().resolve()
+    check_output_dir(output_dir)
+    if not isinstance(cfg, Config):
+        cfg = load_config(cfg)
+    weights_sha256 = None
+    if model is None:
+        if weights is None:
+            raise ExportError("no weights: pass the checkpoint to export")
+        from ..inference import EagerTextSpotter
+
+        spotter = EagerTextSpotter(cfg, weights)
+        model, weights_sha256 = spotter.model, spotter.weights_sha256
+    elif weights is not None:
+        from ..training.checkpoint import sha256_of
+
+        weights_sha256 = sha256_of(weights)
+    model = model.cpu().eval()
+    input_size = (int(cfg.input_size[0]), int(cfg.input_size[1]))
+
+    stages = ["trace detector", "trace encoder", "trace decoder"]
+    if not onnx_only:
+        stages += [f"convert {role}" for role in ROLES] + [f"save {role} IR" for role in ROLES]
+    stages.append(f"write {EXPORT_CONFIG_FILE}")
+    seconds: dict[str, float] = {}
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    _set_default_permissions(work)
+    bar = tqdm(total=len(stages), desc="export", unit="stage", disable=not progress)
+
+    def stage(name: str):
+        bar.set_postfix_str(name)
+        return _Timer(seconds, name.split()[0], bar)
+
+    try:
+        facts = _model_facts(model)
+        text_head = model.roi_head.text_head
+        with torch.no_grad():
+            with stage("trace detector"):
+                detector = DetectorGraph(model, input_size).eval()
+                export_onnx(detector, (_trace_image(input_size),), work / ONNX_FILES["detector"],
+                            (DETECTOR_INPUT,), DETECTOR_OUTPUTS, custom_opsets=CUSTOM_OPSETS)
+            channels, size = facts["text_feature_channels"], facts["text_feature_size"]
+            # Two words: the number of words is dynamic ("words" axes); the values don't matter to the trace.
+            with stage("trace encoder"):
+                export_onnx(text_head.encoder, (torch.zeros(2, channels, size, size),), work / ONNX_FILES["encoder"],
+                            ENCODER_INPUTS, ENCODER_OUTPUTS, {"input": {0: "words"}, "output": {0: "words"}})
+            with stage("trace decoder"):
+                decoder_args = (torch.zeros(2, dtype=torch.long),
+                                torch.zeros(1, 2, facts["decoder_hidden_size"]),
+                                torch.zeros(2, size * size, facts["encoder_channels"]))
+                export_onnx(text_head.decoder, decoder_args, work / ONNX_FILES["decoder"], DECODER_INPUTS,
+                            DECODER_OUTPUTS,
+                            {"prev_symbol": {0: "words"}, "prev_hidden": {1: "words"},
+                             "encoder_outputs": {0: "words"}, "output": {0: "words"}, "hidden": {1: "words"}})
+
+        export_id = uuid.uuid4().hex
+        files_sha256 = None
+        if not onnx_only:
+            files_sha256 = _write_irs(work, precision, export_id, stage)
+        with stage(f"write {EXPORT_CONFIG_FILE}"):
+            config = _export_config(cfg, facts, input_size, precision, weights_sha256, export_id, files_sha256)
+            write_export_config(work, config)
+        bar.close()
+        _replace_dir(work, output_dir)
+    except BaseException:
+        bar.close()
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    files = sorted(output_dir.iterdir())
+    return ExportResult(output_dir=output_dir, config=config, files=files, seconds=seconds)
+
+
+def _write_irs(work: Path, precision: str, export_id: str, stage) -> dict[str, str]:
+    import openvino as ov
+
+    from ..training.checkpoint import sha256_of
+
+    models = {}
+    for role in ROLES:
+        with stage(f"convert {role}"):
+            model = ov.convert_model(str(work / ONNX_FILES[role]))
+            # One name per tensor: the exporter's internal names (e.g. "/Squeeze_output_0") otherwise ride along.
+            for port in (*model.inputs, *model.outputs):
+                names = port.get_names()
+                wanted = [name for name in names if not name.startswith("/")]
+                if len(wanted) == 1 and len(names) > 1:
+                    port.get_tensor().set_names({wanted[0]})
+            for (section, key), value in ir_rt_info(role, export_id).items():
+                model.set_rt_info(value, [section, key])
+            models[role] = model
+    hashes = {}
+    for role in ROLES:
+        with stage(f"save {role} IR"):
+            xml = work / IR_FILES[role]
+            ov.save_model(models[role], str(xml), compress_to_fp16=(precision == "FP16"))
+            hashes[role] = sha256_of(xml.with_suffix(".bin"))
+    return hashes
+
+
+def _export_config(cfg: Config, facts: dict, input_size: tuple[int, int], precision: str,
+                   weights_sha256: str | None, export_id: str, files_sha256: dict | None) -> dict[str, Any]:
+    import openvino as ov
+
+    import text_spotting
+
+    template = cfg.get("template", {})
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "template": str(template.get("name", "")),
+        "alphabet": facts["alphabet"],
+        "case_sensitive": facts["case_sensitive"],
+        "max_length": facts["max_length"],
+        "input_size": list(input_size),
+        "thresholds": facts["thresholds"],
+        "precision": precision,
+        "source_weights_sha256": weights_sha256,
+        "text_feature_channels": facts["text_feature_channels"],
+        "encoder_channels": facts["encoder_channels"],
+        "decoder_hidden_size": facts["decoder_hidden_size"],
+        "num_classes": facts["num_classes"],
+    }
+    if files_sha256 is not None:
+        config["files"] = dict(IR_FILES)
+        config["files_sha256"] = files_sha256
+    config["onnx_files"] = dict(ONNX_FILES)
+    config["export_id"] = export_id
+    config["exported_with"] = {"torch": str(torch.__version__), "openvino": str(ov.get_version()),
+                               "text_spotting": str(text_spotting.__version__)}
+    return config
+
+
+class _Timer:
+    """Adds a stage's seconds to ``seconds[key]`` and advances the progress bar."""
+
+    def __init__(self, seconds: dict, key: str, bar: tqdm):
+        self.seconds, self.key, self.bar = seconds, key, bar
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds[self.key] = self.seconds.get(self.key, 0.0) + time.perf_counter() - self.start
+        if exc[0] is None:
+            self.bar.update(1)
+        return False

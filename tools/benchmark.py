@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Inference speed of PyTorch (eager) against the exported OpenVINO IR, on the same images in one run:
+
+    venv/bin/python tools/benchmark.py                                   # text-spotting-cpu, generated scenes
+    venv/bin/python tools/benchmark.py --templates model_templates/text-spotting-cpu \\
+        --weights model_templates/text-spotting-cpu/snapshot.pth --images data/horizontal_text_detection/images
+
+For each template: builds the model (its weights, or a seeded random init), exports it to a temporary directory,
+then measures per-image latency (mean, p50, p90 ms) of PyTorch and of the IR one image at a time (OpenVINO latency
+mode), and the throughput of the IR with several images in flight (throughput mode, --requests). Prints a markdown
+table with the per-stage split (preprocess, detector, text encoder, text decoder, postprocess) and the IR/PyTorch
+ratio. Words per image matter: the decoder runs once per character for every word found, so a random-init model
+(no --weights) that finds nothing or everything is much faster or slower than a trained one. Absolute numbers
+drift with the machine's load; compare rows of the same run.
+"""
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+try:
+    import text_spotting  # noqa: F401
+except ImportError:  # run from a source checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from text_spotting.command_line import run_main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+RANDOM_INIT = "none"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--templates", nargs="+", type=Path, default=[DEFAULT_TEMPLATE],
+                        help="template (or work) dirs to measure (default: model_templates/text-spotting-cpu)")
+    parser.add_argument("--weights", nargs="+",
+                        help=f"one checkpoint per template, in the same order; '{RANDOM_INIT}' for a seeded random "
+                             f"init (default: each template's initial_weights, else random init)")
+    parser.add_argument("--images", type=Path,
+                        help="folder of images to run on (default: scenes from the synthetic generator at each "
+                             "template's input size, 2-4 text blocks, typically 3-10 words)")
+    parser.add_argument("--num-images", type=int, default=8, help="images used (default 8)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="CPU threads of both runtimes (torch threads, OpenVINO INFERENCE_NUM_THREADS; default 2)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
+    parser.add_argument("--runs", type=int, default=5, help="timed passes over the images (default 5)")
+    parser.add_argument("--requests", type=int, default=2,
+                        help="images in flight for the IR's throughput measurement (default 2; 0 skips it)")
+    parser.add_argument("--precision", choices=("FP32", "FP16"), default="FP32", help="IR precision (default FP32)")
+    parser.add_argument("--device", default="CPU", help="OpenVINO device (default CPU)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random init and generated images")
+    parser.add_argument("--save-results", type=Path, help="also write every number as YAML")
+    args = parser.parse_args(argv)
+    if args.weights and len(args.weights) != len(args.templates):
+        parser.error(f"--weights: {len(args.weights)} given for {len(args.templates)} templates (use "
+                     f"'{RANDOM_INIT}' for a random init)")
+    for name in ("num_images", "threads", "runs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.warmup < 0 or args.requests < 0:
+        parser.error("--warmup and --requests must not be negative")
+    return args
+
+
+def weights_for(template_dir: Path, given: str | None) -> Path | None:
+    from text_spotting.templates import load_template
+
+    if given is not None:
+        return None if given.lower() == RANDOM_INIT else Path(given)
+    initial = load_template(template_dir).get("initial_weights")
+    return template_dir / initial if initial else None
+
+
+def measure_template(template_dir: Path, weights: Path | None, args) -> tuple[str, list, dict]:
+    import torch
+
+    from text_spotting.export import export_model
+    from text_spotting.inference import EagerTextSpotter, OpenVINOTextSpotter
+    from text_spotting.inference.timing import (load_images, measure_async_throughput, measure_latency,
+                                                synthetic_images)
+    from text_spotting.templates import load_config
+
+    cfg = load_config(template_dir)
+    name = cfg.template["name"]
+    torch.manual_seed(args.seed)
+    eager = EagerTextSpotter(cfg, weights)
+    images = load_images(args.images, args.num_images) if args.images else \
+        synthetic_images(cfg.input_size, args.num_images, args.seed)
+    print(f"{name}: {'weights ' + str(weights) if weights else 'random init'}, {len(images)} images "
+          f"({'from ' + str(args.images) if args.images else 'generated'}), exporting...", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="benchmark_export_") as tmp:
+        export_dir = Path(tmp) / "export"
+        export_model(cfg, export_dir, weights=weights, model=eager.model, precision=args.precision, progress=False)
+        results.append(measure_latency(eager, images, "pytorch", args.warmup, args.runs))
+        with OpenVINOTextSpotter(export_dir, device=args.device, num_threads=args.threads) as sync:
+            results.append(measure_latency(sync, images, f"openvino {args.precision}", args.warmup, args.runs))
+        if args.requests:
+            with OpenVINOTextSpotter(export_dir, device=args.device, num_threads=args.threads,
+                                     num_requests=args.requests) as pipelined:
+                results.append(measure_async_throughput(pipelined, images, f"openvino async x{args.requests}",
+                                                        args.warmup, args.runs))
+    info = {"template": name, "input_size": list(cfg.input_size), "weights": str(weights) if weights else None,
+            "images": len(images)}
+    return name, results, info
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from text_spotting.inference.timing import format_speed_table
+
+    torch.set_num_threads(args.threads)
+    rows, summaries = [], []
+    for index, template_dir in enumerate(args.templates):
+        weights = weights_for(template_dir, args.weights[index] if args.weights else None)
+        name, results, info = measure_template(template_dir, weights, args)
+        rows.extend((name, result) for result in results)
+        summaries.append((name, results, info))
+
+    print(f"\ninference speed, {args.runs} passes over the images after {args.warmup} warm-up runs, "
+          f"{args.threads} threads, device {args.device}\n")
+    print(format_speed_table(rows))
+    print()
+    for name, results, info in summaries:
+        eager, ir = results[0], results[1]
+        width, height = info["input_size"]
+        line = (f"{name} ({width}x{height}): IR/PyTorch mean latency {ir.latency_ms['mean']:.1f} / "
+                f"{eager.latency_ms['mean']:.1f} ms = {eager.latency_ms['mean'] / ir.latency_ms['mean']:.1f}x "
+                f"faster; {ir.throughput:.1f} img/s one at a time")
+        if len(results) > 2:
+            line += f", {results[2].throughput:.1f} img/s with {args.requests} in flight"
+        print(line + f" ({ir.words_per_image:.1f} words per image)")
+    if args.save_results:
+        save_results(args, summaries)
+        print(f"results: {args.save_results}")
+    return 0
+
+
+def save_results(args, summaries) -> None:
+    import yaml
+
+    document = {"settings": {"threads": args.threads, "warmup": args.warmup, "runs": args.runs,
+                             "requests": args.requests, "precision": args.precision, "device": args.device},
+                "templates": []}
+    for name, results, info in summaries:
+        entry = dict(info)
+        entry["runtimes"] = {result.name: {"latency_ms": result.latency_ms, "throughput": result.throughput,
+                                           "stages_ms": result.stages_ms, "words_per_image": result.words_per_image}
+                             for result in results}
+        document["templates"].append(entry)
+    args.save_results.parent.mkdir(parents=True, exist_ok=True)
+    args.save_results.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    from text_spotting.export import ExportError
+    from text_spotting.inference import InferenceError
+
+    run_main(main, (ExportError, InferenceError))

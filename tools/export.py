@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Exports a trained text spotter to ONNX and OpenVINO IR (SPEC §4). Run the copy in a work dir:
+
+    python export.py --load-weights outputs/ckpt/best.pth --save-model-to export
+
+Writes into the output directory: model.xml|bin (detector: raw BGR image in, boxes / labels / masks / text features
+out), model_text_recognition_head_encoder.xml|bin and model_text_recognition_head_decoder.xml|bin (one decoding
+step), the three ONNX files they were converted from, and export_config.yaml (alphabet, input size, thresholds,
+sha256 of every IR). An existing export in the output directory is replaced only once the new one is complete.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+try:
+    import text_spotting  # noqa: F401
+except ImportError:  # run from a source checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from text_spotting.command_line import add_template_argument, require_template, run_main
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--load-weights", required=True,
+                        help="checkpoint to export (snapshot.pth, latest.pth, best.pth)")
+    parser.add_argument("--save-model-to", type=Path, required=True,
+                        help="output directory: created, or replaced when it holds a previous export (a directory "
+                             "with other files is refused)")
+    parser.add_argument("--precision", choices=("FP32", "FP16"), default="FP32",
+                        help="precision of the IR weights (default FP32). FP16 halves the .bin files; OpenVINO "
+                             "decompresses them when it loads the model, so CPU speed stays about the same")
+    parser.add_argument("--onnx-only", action="store_true",
+                        help="write the ONNX files and export_config.yaml only, no OpenVINO IR")
+    add_template_argument(parser, __file__)
+    args = parser.parse_args(argv)
+    args.template = require_template(args, parser)
+    if args.onnx_only and args.precision != "FP32":
+        parser.error("--precision applies to the OpenVINO IR; --onnx-only writes FP32 ONNX files")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from text_spotting.export import export_model
+
+    result = export_model(args.template, args.save_model_to, weights=args.load_weights, precision=args.precision,
+                          onnx_only=args.onnx_only)
+    config = result.config
+    print(f"exported template '{config['template']}' ({config['input_size'][0]}x{config['input_size'][1]}, "
+          f"{config['precision']}) to {result.output_dir}")
+    for path in result.files:
+        print(f"  {path.name:48s} {path.stat().st_size / 2 ** 20:8.2f} MiB")
+    print("time: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in result.seconds.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    from text_spotting.export import ExportError
+
+    run_main(main, (ExportError,))
