@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 from mmengine.config import Config
@@ -105,6 +105,32 @@ def apply_template(cfg: Config, template: dict[str, Any]) -> Config:
     return cfg
 
 
+def with_input_size(cfg: Config, input_size: Sequence[int] | None) -> Config:
+    """The config set to run inference at another ``(width, height)`` than the template's (None: unchanged).
+
+    The network is fully convolutional up to its RoI heads, so a model trained on 640x384 crops can read a 1280x720
+    photo at 1280x768 with its small words at full resolution. Only the test pipeline and ``input_size`` change (the
+    export and the IR follow ``input_size``); training settings are left alone.
+    """
+    if input_size is None:
+        return cfg
+    width, height = (int(v) for v in input_size)
+    if width < 32 or height < 32:
+        raise TemplateError(f"inference input size must be at least 32x32 pixels, got {width}x{height}")
+    cfg = copy.deepcopy(cfg)
+    for transform in cfg.test_pipeline:
+        if transform.get("type") == "FixShapeResize":
+            transform["width"], transform["height"] = width, height
+    for loader in ("val_dataloader", "test_dataloader"):
+        dataset = cfg.get(loader, {}).get("dataset", {})
+        for ds in dataset.get("datasets", [dataset]):
+            for transform in ds.get("pipeline", []):
+                if transform.get("type") == "FixShapeResize":
+                    transform["width"], transform["height"] = width, height
+    cfg.input_size = (width, height)
+    return cfg
+
+
 def _pipelines(cfg: Config):
     for key in ("train_pipeline", "test_pipeline"):
         if key in cfg:
@@ -155,10 +181,15 @@ def record_metrics(template_dir: str | Path, metrics: dict) -> None:
         entry["recognition_cer"] = round(float(metrics["recognition"]["cer"]), 4)
     entry["images"] = int(metrics.get("counts", {}).get("images", 0))
     entry["weights_sha256"] = model.get("sha256")
+    entry["format"] = model.get("format", "pytorch")
     entry["date"] = metrics.get("date")
+    at_template_size = list(model.get("input_size") or template["input_size"]) == list(template["input_size"])
+    if not at_template_size:  # an evaluation at another inference size is filed beside the template-size one
+        entry["input_size"] = list(model["input_size"])
+        dataset = f"{dataset}@{model['input_size'][0]}x{model['input_size'][1]}"
     all_metrics = dict(template.get("metrics") or {})
     all_metrics[dataset] = entry
-    if "mparams" in model:
+    if "mparams" in model and at_template_size:
         record_model_stats(file, model)
     _rewrite_block(file, "metrics", all_metrics)
 

@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""The main job in one command: spot text in images with a trained model and show what it found.
+"""The main job in one command: spot text with the shipped model through OpenVINO and show what it found.
 
-    venv/bin/python tools/demo.py --out outputs/demo                       # the bundled images
-    venv/bin/python tools/demo.py --images my_photos/ --out outputs/mine    # your own images or folders
+    venv/bin/python tools/demo.py                                        # the bundled images, scored
+    venv/bin/python tools/demo.py --images my_photos/ --out outputs/mine  # your own images or folders
+    venv/bin/python tools/demo.py --video street.mp4                      # a video file (or --video 0: the webcam)
 
-Writes one annotated image per input (masks, quadrilaterals, texts with confidences) and a contact sheet, prints a
-table of the words found and, on an annotated set, the ICDAR 2015 metrics. The model is the template's shipped weights
-(`initial_weights` in template.yaml) or `--load-weights`. When there are no weights yet, it says so and shows the data
-side instead: the bundled set checked, its ground truth drawn, and fresh synthetic scenes from the generator.
-Everything runs offline on the CPU.
+Uses the template's shipped weights (`initial_weights` in template.yaml; or --load-weights), exported once to an
+OpenVINO IR that is cached under outputs/ir/ and reused while the weights stay the same. For images it writes one
+annotated image per input (masks, quadrilaterals, texts with confidences) and a contact sheet, prints a table of the
+words found and, on the bundled set, the ICDAR 2015 metrics. A video or webcam goes through visualize.py's loop: shown
+in a window (Esc/q quits) or, with --no-show / no screen, written as an annotated mp4. Offline, CPU only.
+When a template has no weights at all, it says so and shows the data side instead (the bundled set checked, its ground
+truth drawn, fresh synthetic scenes).
 """
 import argparse
 import sys
-import time
 from pathlib import Path
 
 try:
@@ -23,31 +25,40 @@ except ImportError:  # run from a source checkout without `pip install -e .`
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = REPO_ROOT / "data" / "horizontal_text_detection"
 DEFAULT_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IR_CACHE = REPO_ROOT / "outputs" / "ir"
+SHEET_IMAGES = 24
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder (default outputs/demo)")
-    parser.add_argument("--images", nargs="+", type=Path,
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--images", nargs="+", type=Path,
                         help="image files or folders (default: the bundled set, scored against its annotation)")
+    source.add_argument("--video", metavar="INDEX_OR_FILE", help="a video file, or a camera index (0 = webcam)")
+    parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder (default outputs/demo)")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE,
                         help="template or work dir (default: model_templates/text-spotting-cpu)")
     parser.add_argument("--load-weights", type=Path, help="checkpoint to use instead of the template's weights")
-    parser.add_argument("--limit", type=int, default=0, help="at most N images (0 = all)")
-    return parser.parse_args(argv)
-
-
-def list_images(paths) -> list[Path]:
-    images = []
-    for path in paths:
-        if path.is_dir():
-            images.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
-        elif path.is_file():
-            images.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such image or folder")
-    return images
+    parser.add_argument("--runtime", choices=("openvino", "pytorch"), default="openvino",
+                        help="openvino: the exported IR (default); pytorch: the checkpoint in eager mode")
+    parser.add_argument("--input-size", metavar="WxH", default=None,
+                        help="network input size for inference (default: the template's; e.g. 1280x768 reads "
+                             "the small words of big photos better, at about 4x the time)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads of the model (default: all)")
+    parser.add_argument("--no-show", action="store_true", help="--video: write the annotated mp4, open no window")
+    parser.add_argument("--limit", type=int, default=0, help="at most N images or frames (0 = all)")
+    parser.add_argument("--ir-cache", type=Path, default=IR_CACHE,
+                        help="where exported IRs are kept between runs (default outputs/ir/ in the repository)")
+    args = parser.parse_args(argv)
+    if args.limit < 0:
+        parser.error("--limit must be 0 (all) or more")
+    if args.input_size:
+        from text_spotting.synthetic.dataset_writer import parse_size
+        try:
+            args.input_size = parse_size(args.input_size)
+        except ValueError as error:
+            parser.error(f"--input-size: {error}")
+    return args
 
 
 def weights_of(args) -> Path | None:
@@ -59,44 +70,99 @@ def weights_of(args) -> Path | None:
     return (args.template / weights) if weights else None
 
 
-def spot(args, weights: Path) -> int:
+def load_spotter(args, weights: Path):
+    """The spotter for ``weights``: the cached (or freshly exported) IR, or the eager model."""
+    from text_spotting.export import export_cached
+    from text_spotting.inference import EagerTextSpotter, OpenVINOTextSpotter
+    from text_spotting.templates import load_config, with_input_size
+
+    cfg = with_input_size(load_config(args.template), args.input_size)
+    size = f"{cfg.input_size[0]}x{cfg.input_size[1]}"
+    if args.runtime == "pytorch":
+        print(f"model: {weights} (PyTorch, {size})")
+        if args.threads:
+            import torch
+            torch.set_num_threads(args.threads)
+        return EagerTextSpotter(cfg, weights)
+    export_dir, reused = export_cached(cfg, weights, args.ir_cache)
+    print(f"model: {weights} -> OpenVINO IR {export_dir} ({size}, {'cached' if reused else 'exported now'})")
+    return OpenVINOTextSpotter(export_dir, num_threads=args.threads, num_requests=1)
+
+
+def print_words_table(rows) -> None:
+    width = max([len(r[0]) for r in rows] + [5])
+    print(f"\n{'image':<{width}}  words  ms    texts")
+    for name, count, milliseconds, texts in rows:
+        print(f"{name:<{width}}  {count:>5}  {milliseconds:>4.0f}  {texts[:100]}")
+
+
+def spot_images(args, spotter) -> int:
     import cv2
+    import numpy as np
 
     from text_spotting.evaluation import format_metrics_table
-    from text_spotting.evaluation.model_evaluation import evaluate_model
-    from text_spotting.inference import EagerTextSpotter
+    from text_spotting.evaluation.model_evaluation import evaluate_model, save_metrics
+    from text_spotting.inference.video import list_images
     from text_spotting.visualization import contact_sheet, draw_predictions
 
-    spotter = EagerTextSpotter.from_template(args.template, weights)
-    images = list_images(args.images or [BUNDLED / "images"])
-    if args.limit:
-        images = images[:args.limit]
     annotated_dir = args.out / "annotated"
     annotated_dir.mkdir(parents=True, exist_ok=True)
-    drawn, rows, seconds = [], [], []
-    for path in images:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            print(f"error: {path}: cannot be read as an image", file=sys.stderr)
-            return 2
-        start = time.perf_counter()
-        words = spotter.predict(image, keep_masks=True)[0]
-        seconds.append(time.perf_counter() - start)
+    rows, sheet, latencies = [], [], []
+
+    def record(path, words, image=None):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if image is None else image
         canvas = draw_predictions(image, words)
-        cv2.imwrite(str(annotated_dir / f"{path.stem}.jpg"), canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        drawn.append(canvas)
-        rows.append((path.name, len(words), " ".join(w.text for w in words if w.text) or "-"))
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'image':<{width}}  words  texts")
-    for name, count, texts in rows:
-        print(f"{name:<{width}}  {count:>5}  {texts[:100]}")
-    sheet = contact_sheet(drawn[:24], columns=4, captions=[r[0] for r in rows[:24]])
-    cv2.imwrite(str(args.out / "contact_sheet.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    print(f"\n{len(images)} images, {sum(seconds) / len(seconds) * 1000:.0f} ms per image (PyTorch, CPU)")
-    if not args.images:
-        evaluation = evaluate_model(spotter, [str(BUNDLED / "annotation.json")], [str(BUNDLED)], progress=False)
+        cv2.imwrite(str(annotated_dir / f"{Path(path).stem}.jpg"), canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if len(sheet) < SHEET_IMAGES:
+            sheet.append(canvas)
+        latency = dict(getattr(spotter, "last_latency_ms", None) or {})
+        latencies.append(latency)
+        rows.append((Path(path).name, len(words), latency.get("total", float("nan")),
+                     " ".join(w.text for w in words if w.text) or "-"))
+
+    evaluation = None
+    if args.images:
+        paths = list_images(args.images)
+        if args.limit:
+            paths = paths[:args.limit]
+        for path in paths:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                print(f"error: {path}: cannot be read as an image", file=sys.stderr)
+                return 2
+            record(path, spotter.predict(image, keep_masks=True)[0], image)
+    else:
+        ann = BUNDLED / "annotation.json"
+        if args.limit:
+            print("note: --limit does not apply to the bundled set; it is scored as a whole")
+        evaluation = evaluate_model(spotter, [str(ann)], [str(BUNDLED)], on_image=record)
+    print_words_table(rows)
+    cv2.imwrite(str(args.out / "contact_sheet.jpg"), contact_sheet(sheet, columns=4, captions=[r[0] for r in rows[:len(sheet)]]),
+                [cv2.IMWRITE_JPEG_QUALITY, 90])
+    stages = [key for key in ("preprocess", "detector", "encoder", "decoder", "postprocess")
+              if any(key in latency for latency in latencies)]
+    if stages:
+        means = "  ".join(f"{key} {np.nanmean([lat.get(key, np.nan) for lat in latencies]):.0f}" for key in stages)
+        print(f"\n{len(rows)} images, mean ms per image: {np.nanmean([r[2] for r in rows]):.0f} ({means})")
+    if evaluation is not None:
+        save_metrics(evaluation, args.out / "metrics.yaml")
         print("\nmetrics on the bundled set\n" + format_metrics_table(evaluation.metrics))
     print(f"\nannotated images: {annotated_dir}\ncontact sheet:    {args.out / 'contact_sheet.jpg'}")
+    if evaluation is not None:
+        print(f"metrics:          {args.out / 'metrics.yaml'}")
+    return 0
+
+
+def spot_video(args, spotter) -> int:
+    from text_spotting.inference.video import display_available, open_frame_source, run_visualization
+
+    source = open_frame_source(args.video, None, args.limit)
+    show = not args.no_show and display_available()
+    run = run_visualization(spotter, source, output=None if show else args.out, show=show)
+    for note in run.notes:
+        print(f"note: {note}")
+    where = f", written to {run.output}" if run.output else ""
+    print(f"{run.frames} frames at {run.fps:.1f} FPS{where}")
     return 0
 
 
@@ -114,13 +180,13 @@ def show_data_side(args) -> int:
     print(report.format())
     args.out.mkdir(parents=True, exist_ok=True)
     sheet = dataset_contact_sheet(str(BUNDLED / "annotation.json"), str(BUNDLED), num_images=12, columns=4,
-                               tile_width=480)
+                                  tile_width=480)
     cv2.imwrite(str(args.out / "bundled_ground_truth.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90])
     synthetic = args.out / "synthetic"
     summary = generate_dataset(synthetic, num_images=12, seed=2026, config=SceneConfig(), workers=2,
                                overwrite=True, progress=True)
     sheet = dataset_contact_sheet(str(synthetic / "annotation.json"), str(synthetic), num_images=12, columns=4,
-                               tile_width=480)
+                                  tile_width=480)
     cv2.imwrite(str(args.out / "synthetic_scenes.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90])
     print(f"\nsynthetic scenes: {summary.format()}")
     print(f"bundled ground truth: {args.out / 'bundled_ground_truth.jpg'}\n"
@@ -133,11 +199,22 @@ def main(argv=None) -> int:
     weights = weights_of(args)
     if weights is None:
         return show_data_side(args)
-    return spot(args, weights)
+    if args.video is not None:
+        from text_spotting.inference.video import open_frame_source
+        open_frame_source(args.video, None, 1).close()  # a camera / file that can't be opened fails before export
+    spotter = load_spotter(args, weights)
+    return spot_video(args, spotter) if args.video is not None else spot_images(args, spotter)
 
 
 if __name__ == "__main__":
     from text_spotting.command_line import run_main
     from text_spotting.datasets.annotation_io import AnnotationError
+    from text_spotting.evaluation.model_evaluation import EvaluationError
+    from text_spotting.export import ExportError, ExportFormatError
+    from text_spotting.inference import InferenceError
+    from text_spotting.inference.video import FrameSourceError
+    from text_spotting.templates import TemplateError
+    from text_spotting.training.checkpoint import CheckpointError
 
-    run_main(main, (AnnotationError, FileNotFoundError))
+    run_main(main, (AnnotationError, FileNotFoundError, EvaluationError, ExportError, ExportFormatError,
+                    InferenceError, FrameSourceError, TemplateError, CheckpointError))

@@ -40,10 +40,22 @@ def parse_args(argv=None):
     parser.add_argument("--update-template", action="store_true",
                         help="also record the metrics in the work dir's template.yaml under 'metrics'")
     parser.add_argument("--device", default="CPU", help="OpenVINO device for an IR (default CPU)")
+    parser.add_argument("--input-size", metavar="WxH", default=None,
+                        help="checkpoint only: run the network at this input size instead of the template's "
+                             "(e.g. 1280x768 for 1280x720 photos with small words; an IR has its size built in)")
+    parser.add_argument("--dataset-name", default=None,
+                        help="name the results are filed under (metrics.yaml, template.yaml); default: the "
+                             "annotation file's stem, or its folder's name when the file is called annotation.json")
     add_template_argument(parser, __file__)
     args = parser.parse_args(argv)
     if args.update_template:
         args.template = require_template(args, parser)
+    if args.input_size:
+        from text_spotting.synthetic.dataset_writer import parse_size
+        try:
+            args.input_size = parse_size(args.input_size)
+        except ValueError as error:
+            parser.error(f"--input-size: {error}")
     return args
 
 
@@ -55,13 +67,17 @@ def main(argv=None) -> int:
     from text_spotting.templates import record_metrics
 
     if is_openvino_export(args.load_weights):
+        if args.input_size:
+            print(f"error: {args.load_weights}: --input-size applies to checkpoints; an IR runs at the size it was "
+                  "exported at (export.py --input-size)", file=sys.stderr)
+            return 2
         spotter, model_info = openvino_model(args)
     else:
         spotter, model_info = pytorch_model(args)
     try:
         evaluation = evaluate_model(spotter, args.test_ann_files, args.test_data_roots, workers=args.workers,
                                     lexicon_file=args.lexicon, output_dir=args.save_output_to,
-                                    model_info=model_info)
+                                    model_info=model_info, dataset_name=args.dataset_name)
     except EvaluationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -88,10 +104,10 @@ def main(argv=None) -> int:
 def pytorch_model(args):
     from text_spotting.inference import EagerTextSpotter, template_of_checkpoint
     from text_spotting.models.complexity import count_gflops, count_mparams
-    from text_spotting.templates import load_config
+    from text_spotting.templates import load_config, with_input_size
 
     # Without --template (and not run from a work dir): the work dir above the checkpoint or the template it names.
-    cfg = load_config(args.template or template_of_checkpoint(args.load_weights))
+    cfg = with_input_size(load_config(args.template or template_of_checkpoint(args.load_weights)), args.input_size)
     spotter = EagerTextSpotter(cfg, args.load_weights)
     model_info = {"mparams": round(count_mparams(spotter.model), 3),
                   "gflops": round(count_gflops(spotter.model, tuple(cfg.input_size)), 3),

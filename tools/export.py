@@ -32,9 +32,19 @@ def parse_args(argv=None):
                              "decompresses them when it loads the model, so CPU speed stays about the same")
     parser.add_argument("--onnx-only", action="store_true",
                         help="write the ONNX files and export_config.yaml only, no OpenVINO IR")
+    parser.add_argument("--input-size", metavar="WxH", default=None,
+                        help="the IR's input size (default: the template's). The model is fully convolutional up "
+                             "to its RoI heads, so e.g. 1280x768 reads the small words of 1280x720 photos at full "
+                             "resolution, at about 4x the detector time")
     add_template_argument(parser, __file__)
     args = parser.parse_args(argv)
     args.template = require_template(args, parser)
+    if args.input_size:
+        from text_spotting.synthetic.dataset_writer import parse_size
+        try:
+            args.input_size = parse_size(args.input_size)
+        except ValueError as error:
+            parser.error(f"--input-size: {error}")
     if args.onnx_only and args.precision != "FP32":
         parser.error("--precision applies to the OpenVINO IR; --onnx-only writes FP32 ONNX files")
     return args
@@ -43,8 +53,10 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     from text_spotting.export import export_model
+    from text_spotting.templates import load_config, with_input_size
 
-    result = export_model(args.template, args.save_model_to, weights=args.load_weights, precision=args.precision,
+    cfg = with_input_size(load_config(args.template), args.input_size)
+    result = export_model(cfg, args.save_model_to, weights=args.load_weights, precision=args.precision,
                           onnx_only=args.onnx_only)
     config = result.config
     print(f"exported template '{config['template']}' ({config['input_size'][0]}x{config['input_size'][1]}, "

@@ -10,7 +10,7 @@ import datetime
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -69,7 +69,9 @@ RECOGNITION_NOT_AVAILABLE = ("recognition accuracy and CER on ground-truth boxes
 
 def evaluate_model(spotter, ann_files: Sequence[str], data_roots: Sequence[str], workers: int = 0,
                    lexicon_file: str | None = None, output_dir: str | Path | None = None,
-                   model_info: dict | None = None, progress: bool = True) -> ModelEvaluation:
+                   model_info: dict | None = None, progress: bool = True,
+                   on_image: Callable[[str, list], None] | None = None,
+                   dataset_name: str | None = None) -> ModelEvaluation:
     """Runs ``spotter`` over the data and scores it.
 
     An ``EagerTextSpotter`` runs its template's test pipeline in batches (``predict_batch``) and also reads the
@@ -79,6 +81,8 @@ def evaluate_model(spotter, ann_files: Sequence[str], data_roots: Sequence[str],
 
     With ``output_dir``: ``predictions.json``, ``submit/`` + ``submit.zip`` and ``images/<name>.jpg`` with ground
     truth (green / red for don't care) and predictions (orange: mask, quadrilateral, text, scores) drawn.
+    ``on_image(image_path, words)`` is called with each image's ``SpottedWord``s (masks kept) right after it is
+    spotted, so a caller can draw or time them without running the model a second time.
     """
     reads_gt_boxes = hasattr(spotter, "predict_batch")
     dataset = build_test_dataset(spotter.cfg if reads_gt_boxes else None, ann_files, data_roots)
@@ -87,9 +91,9 @@ def evaluate_model(spotter, ann_files: Sequence[str], data_roots: Sequence[str],
     if images_dir:
         images_dir.mkdir(parents=True, exist_ok=True)
     if reads_gt_boxes:
-        gt_texts, read_texts = _evaluate_batches(spotter, dataset, metric, workers, images_dir, progress)
+        gt_texts, read_texts = _evaluate_batches(spotter, dataset, metric, workers, images_dir, progress, on_image)
     else:
-        _evaluate_images(spotter, dataset, metric, images_dir, progress)
+        _evaluate_images(spotter, dataset, metric, images_dir, progress, on_image)
     nested = _nest(metric.compute_metrics(metric.results))
     if reads_gt_boxes:
         nested["recognition"] = recognition_metrics(gt_texts, read_texts)
@@ -98,7 +102,7 @@ def evaluate_model(spotter, ann_files: Sequence[str], data_roots: Sequence[str],
     nested["model"] = dict(model_info or {})
     nested["dataset"] = {"annotation": [str(Path(a).resolve()) for a in ann_files],
                          "data_root": [str(Path(r).resolve()) for r in data_roots],
-                         "images": len(dataset), "name": ",".join(Path(a).stem for a in ann_files)}
+                         "images": len(dataset), "name": dataset_name or default_dataset_name(ann_files)}
     nested["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     outputs = []
     if output_dir:
@@ -106,8 +110,16 @@ def evaluate_model(spotter, ann_files: Sequence[str], data_roots: Sequence[str],
     return ModelEvaluation(metrics=nested, output_files=outputs)
 
 
+def default_dataset_name(ann_files: Sequence[str]) -> str:
+    """What results are filed under: each annotation file's stem, or its folder's name for a file called
+    ``annotation.json`` (what the generator and the bundled set use), joined by commas."""
+    names = [Path(a).parent.name if Path(a).stem == "annotation" and Path(a).parent.name else Path(a).stem
+             for a in ann_files]
+    return ",".join(names)
+
+
 def _evaluate_batches(spotter, dataset, metric, workers: int, images_dir: Path | None,
-                      progress: bool) -> tuple[list[str], list[str]]:
+                      progress: bool, on_image=None) -> tuple[list[str], list[str]]:
     """Eager path: the test pipeline's batches through ``predict_batch``; returns the legible ground-truth texts and
     what the recognition head read on their boxes."""
     from ..inference.words import words_from_instances
@@ -121,13 +133,16 @@ def _evaluate_batches(spotter, dataset, metric, workers: int, images_dir: Path |
             legible = [inst for inst in sample.metainfo["instances"] if not inst.get("ignore_flag", 0)]
             gt_texts.extend(inst["text"] for inst in legible)
             read_texts.extend(readings)
-            if images_dir:
-                _draw_sample(sample.img_path, sample.metainfo["instances"],
-                             words_from_instances(sample.pred_instances, keep_masks=True), images_dir)
+            if images_dir or on_image:
+                words = words_from_instances(sample.pred_instances, keep_masks=True)
+                if images_dir:
+                    _draw_sample(sample.img_path, sample.metainfo["instances"], words, images_dir)
+                if on_image:
+                    on_image(sample.img_path, words)
     return gt_texts, read_texts
 
 
-def _evaluate_images(spotter, dataset, metric, images_dir: Path | None, progress: bool) -> None:
+def _evaluate_images(spotter, dataset, metric, images_dir: Path | None, progress: bool, on_image=None) -> None:
     """Image path: every image decoded as the test pipeline decodes it (cv2, colour) and given to ``predict``."""
     from ..inference.words import instances_from_words
 
@@ -144,6 +159,8 @@ def _evaluate_images(spotter, dataset, metric, images_dir: Path | None, progress
                                "pred_instances": instances_from_words(words, image.shape)}])
         if images_dir:
             _draw_sample(info["img_path"], info["instances"], words, images_dir)
+        if on_image:
+            on_image(info["img_path"], words)
 
 
 def _draw_sample(img_path: str, instances: list[dict], words, images_dir: Path) -> None:

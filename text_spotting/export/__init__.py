@@ -3,9 +3,9 @@ IRs plus ``export_config.yaml``; ``load_export_config`` checks an export directo
 from .detector_graph import DetectorGraph, ExportError
 from .export_config import (EXPORT_CONFIG_FILE, IR_FILES, ONNX_FILES, ExportFormatError, load_export_config,
                             read_ir_rt_info, resolve_export_dir)
-from .exporter import PRECISIONS, ExportResult, export_model
+from .exporter import PRECISIONS, ExportResult, cached_export_dir, export_cached, export_model
 
 __all__ = [
     'DetectorGraph', 'EXPORT_CONFIG_FILE', 'ExportError', 'ExportFormatError', 'ExportResult', 'IR_FILES',
-    'ONNX_FILES', 'PRECISIONS', 'export_model', 'load_export_config', 'read_ir_rt_info', 'resolve_export_dir'
+    'ONNX_FILES', 'PRECISIONS', 'cached_export_dir', 'export_cached', 'export_model', 'load_export_config', 'read_ir_rt_info', 'resolve_export_dir'
 ]

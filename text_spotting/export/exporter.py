@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..templates import load_config
 from .detector_graph import DETECTOR_INPUT, DETECTOR_OUTPUTS, DetectorGraph, ExportError
 from .export_config import (EXPORT_CONFIG_FILE, EXPORT_FILES, FORMAT, FORMAT_VERSION, IR_FILES, ONNX_FILES, ROLES,
-                            ir_rt_info, write_export_config)
+                            ExportFormatError, ir_rt_info, load_export_config, write_export_config)
 from .onnx_ops import CUSTOM_OPSETS, ONNX_OPSET
 
 PRECISIONS = ("FP32", "FP16")
@@ -296,3 +296,37 @@ class _Timer:
         if exc[0] is None:
             self.bar.update(1)
         return False
+
+
+def cached_export_dir(cache_root: str | Path, cfg: Config, weights_sha256: str, precision: str = "FP32") -> Path:
+    """Where ``export_cached`` keeps the IR of these weights at ``cfg.input_size``: one folder per
+    (template, input size, precision, weights)."""
+    width, height = (int(v) for v in cfg.input_size)
+    name = cfg.get("template", {}).get("name", "model")
+    return Path(cache_root) / f"{name}-{width}x{height}-{precision}-{weights_sha256[:12]}"
+
+
+def export_cached(cfg: Config | str | Path, weights: str | Path, cache_root: str | Path, precision: str = "FP32",
+                  progress: bool = True) -> tuple[Path, bool]:
+    """The IR of ``weights`` at ``cfg.input_size``, exported once into ``cache_root`` and reused while it checks out.
+
+    Reuse needs ``load_export_config`` to pass (every file present, rt_info and .bin digests right) and the export to
+    name the same source weights, input size and precision; anything else is exported again (atomically, so a
+    half-written cache never shadows a good one). Returns ``(export_dir, reused)``.
+    """
+    from ..training.checkpoint import sha256_of
+    if not isinstance(cfg, Config):
+        cfg = load_config(cfg)
+    digest = sha256_of(weights)
+    directory = cached_export_dir(cache_root, cfg, digest, precision)
+    if (directory / EXPORT_CONFIG_FILE).is_file():
+        try:
+            config = load_export_config(directory)
+            if (config.get("source_weights_sha256") == digest and config.get("precision") == precision
+                    and list(config.get("input_size", [])) == [int(v) for v in cfg.input_size]):
+                return directory, True
+        except ExportFormatError:
+            pass  # a stale or damaged cache entry: export again over it
+        shutil.rmtree(directory)
+    export_model(cfg, directory, weights=weights, precision=precision, progress=progress)
+    return directory, False
