@@ -8,5 +8,7 @@ setup(
     python_requires=">=3.10",
     # init_venv.sh installs the pinned stack (requirements.txt, constraints.txt); torch and mmcv need special steps.
     install_requires=[],
-    extras_require={"peers": ["rapidocr>=3,<4", "onnxruntime", "pytesseract"]},
+    # rapidocr 3.10 requires opencv-python-headless, which would overwrite the cv2 of our opencv-python (and drop
+    # cv2.imshow); 3.9.x requires opencv-python and ships the same PP-OCRv6 models in the wheel.
+    extras_require={"peers": ["rapidocr>=3,<3.10", "onnxruntime", "pytesseract"]},
 )

@@ -94,6 +94,40 @@ def draw_predictions(image: np.ndarray, words, masks: bool = True, scores: bool 
     return canvas
 
 
+PANEL_TEXT_COLOR = (255, 255, 255)
+
+
+def draw_info_panel(canvas: np.ndarray, lines: Sequence[str], scale: float = 0.5, margin: int = 6,
+                    opacity: float = 0.6) -> np.ndarray:
+    """Draws ``lines`` (e.g. FPS and stage latencies) in white on a darkened box in the top-left corner of a BGR
+    image, in place, and returns it. The box is just large enough for the text."""
+    lines = [ascii_label(line) for line in lines if line]
+    if not lines:
+        return canvas
+    sizes = [cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, 1) for line in lines]
+    line_height = max(height + baseline for (_, height), baseline in sizes) + 4
+    width = min(canvas.shape[1], max(width for (width, _), _ in sizes) + 2 * margin)
+    height = min(canvas.shape[0], line_height * len(lines) + 2 * margin)
+    region = canvas[:height, :width]
+    region[:] = (region.astype(np.float32) * (1.0 - opacity)).astype(np.uint8)
+    for index, line in enumerate(lines):
+        baseline_y = margin + (index + 1) * line_height - 4
+        cv2.putText(canvas, line, (margin, baseline_y), cv2.FONT_HERSHEY_SIMPLEX, scale, PANEL_TEXT_COLOR, 1,
+                    cv2.LINE_AA)
+    return canvas
+
+
+def speed_lines(fps: float | None, latency_ms: dict | None,
+                stages: Sequence[str] = ("detector", "encoder", "decoder")) -> list[str]:
+    """The overlay of a running spotter: ``"12.3 FPS"`` (when known) and one ``"<stage> <ms> ms"`` line per stage
+    found in ``latency_ms`` (a spotter's ``last_latency_ms``), in ``stages`` order."""
+    lines = [f"{fps:.1f} FPS"] if fps else []
+    for stage in stages:
+        if latency_ms and stage in latency_ms:
+            lines.append(f"{stage} {latency_ms[stage]:.1f} ms")
+    return lines
+
+
 def contact_sheet(images: Sequence[np.ndarray], columns: int = 4, tile_width: int = 480,
                   captions: Sequence[str] | None = None, background: int = 32) -> np.ndarray:
     """Tiles BGR images (each scaled to ``tile_width``) into one sheet, with an optional caption on each."""
