@@ -17,6 +17,16 @@ def comma_list(value: str) -> list[str]:
     return items
 
 
+def image_size(value: str) -> tuple[int, int]:
+    """``"640x384"`` -> ``(640, 384)``, width x height, each at least 32 (argparse type for ``--input-size``)."""
+    from .synthetic.dataset_writer import parse_size  # the one parser of WxH; imported late (it pulls in the generator)
+
+    try:
+        return parse_size(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_template_argument(parser: argparse.ArgumentParser, script_file: str) -> None:
     """``--template DIR``: the template/work dir whose template.yaml gives the defaults.
 

@@ -22,6 +22,8 @@ try:
 except ImportError:  # run from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from text_spotting.command_line import image_size
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = REPO_ROOT / "data" / "horizontal_text_detection"
 DEFAULT_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
@@ -41,7 +43,7 @@ def parse_args(argv=None):
     parser.add_argument("--load-weights", type=Path, help="checkpoint to use instead of the template's weights")
     parser.add_argument("--runtime", choices=("openvino", "pytorch"), default="openvino",
                         help="openvino: the exported IR (default); pytorch: the checkpoint in eager mode")
-    parser.add_argument("--input-size", metavar="WxH", default=None,
+    parser.add_argument("--input-size", metavar="WxH", default=None, type=image_size,
                         help="network input size for inference (default: the template's; e.g. 1280x768 reads "
                              "the small words of big photos better, at about 4x the time)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the model (default: all)")
@@ -52,12 +54,6 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.limit < 0:
         parser.error("--limit must be 0 (all) or more")
-    if args.input_size:
-        from text_spotting.synthetic.dataset_writer import parse_size
-        try:
-            args.input_size = parse_size(args.input_size)
-        except ValueError as error:
-            parser.error(f"--input-size: {error}")
     return args
 
 

@@ -19,7 +19,7 @@ try:
 except ImportError:  # run from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from text_spotting.command_line import add_template_argument, comma_list, require_template, run_main
+from text_spotting.command_line import add_template_argument, comma_list, image_size, require_template, run_main
 
 
 def parse_args(argv=None):
@@ -40,7 +40,7 @@ def parse_args(argv=None):
     parser.add_argument("--update-template", action="store_true",
                         help="also record the metrics in the work dir's template.yaml under 'metrics'")
     parser.add_argument("--device", default="CPU", help="OpenVINO device for an IR (default CPU)")
-    parser.add_argument("--input-size", metavar="WxH", default=None,
+    parser.add_argument("--input-size", metavar="WxH", default=None, type=image_size,
                         help="checkpoint only: run the network at this input size instead of the template's "
                              "(e.g. 1280x768 for 1280x720 photos with small words; an IR has its size built in)")
     parser.add_argument("--dataset-name", default=None,
@@ -50,12 +50,6 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.update_template:
         args.template = require_template(args, parser)
-    if args.input_size:
-        from text_spotting.synthetic.dataset_writer import parse_size
-        try:
-            args.input_size = parse_size(args.input_size)
-        except ValueError as error:
-            parser.error(f"--input-size: {error}")
     return args
 
 

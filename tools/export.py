@@ -17,7 +17,7 @@ try:
 except ImportError:  # run from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from text_spotting.command_line import add_template_argument, require_template, run_main
+from text_spotting.command_line import add_template_argument, image_size, require_template, run_main
 
 
 def parse_args(argv=None):
@@ -32,19 +32,13 @@ def parse_args(argv=None):
                              "decompresses them when it loads the model, so CPU speed stays about the same")
     parser.add_argument("--onnx-only", action="store_true",
                         help="write the ONNX files and export_config.yaml only, no OpenVINO IR")
-    parser.add_argument("--input-size", metavar="WxH", default=None,
+    parser.add_argument("--input-size", metavar="WxH", default=None, type=image_size,
                         help="the IR's input size (default: the template's). The model is fully convolutional up "
                              "to its RoI heads, so e.g. 1280x768 reads the small words of 1280x720 photos at full "
                              "resolution, at about 4x the detector time")
     add_template_argument(parser, __file__)
     args = parser.parse_args(argv)
     args.template = require_template(args, parser)
-    if args.input_size:
-        from text_spotting.synthetic.dataset_writer import parse_size
-        try:
-            args.input_size = parse_size(args.input_size)
-        except ValueError as error:
-            parser.error(f"--input-size: {error}")
     if args.onnx_only and args.precision != "FP32":
         parser.error("--precision applies to the OpenVINO IR; --onnx-only writes FP32 ONNX files")
     return args
