@@ -105,6 +105,27 @@ def apply_template(cfg: Config, template: dict[str, Any]) -> Config:
     return cfg
 
 
+def with_thresholds(cfg: Config, detection: float | None = None, recognition: float | None = None) -> Config:
+    """A copy of the config with other inference thresholds (None: unchanged): the minimum word detection score and
+    the minimum text confidence below which a text is returned empty."""
+    cfg = copy.deepcopy(cfg)
+    thresholds = cfg.template.setdefault("thresholds", {}) if "template" in cfg else {}
+    if detection is not None:
+        cfg.model.test_cfg.rcnn.score_thr = float(detection)
+        thresholds["detection"] = float(detection)
+    if recognition is not None:
+        cfg.model.roi_head.text_head.recognition_threshold = float(recognition)
+        thresholds["recognition"] = float(recognition)
+    return cfg
+
+
+def record_thresholds(template_dir: str | Path, detection: float, recognition: float) -> None:
+    """Writes the inference thresholds into ``template.yaml`` (what ``tools/tune_thresholds.py --update-template``
+    chose on a validation set)."""
+    file = find_template_dir(template_dir) / TEMPLATE_FILE
+    _rewrite_block(file, "thresholds", {"detection": float(detection), "recognition": float(recognition)})
+
+
 def with_input_size(cfg: Config, input_size: Sequence[int] | None) -> Config:
     """The config set to run inference at another ``(width, height)`` than the template's (None: unchanged).
 

@@ -11,6 +11,7 @@ from .recognition import recognition_metrics
 from .report import format_metrics_table, write_metrics_yaml
 from .text import (Lexicon, edit_distance, is_word, load_lexicon, load_lexicon_dir, normalize_text, snap_to_lexicon,
                    texts_match)
+from .thresholds import ThresholdScore, apply_thresholds, best_thresholds, sweep_thresholds
 from .text_spotting_metric import TextSpottingMetric, ground_truth_from_instances, predicted_polygons
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "save_predictions", "submission_file_name", "write_icdar_submission", "write_prediction_outputs",
     "recognition_metrics", "format_metrics_table", "write_metrics_yaml", "Lexicon", "edit_distance", "is_word",
     "load_lexicon", "load_lexicon_dir", "normalize_text", "snap_to_lexicon", "texts_match", "TextSpottingMetric",
-    "ground_truth_from_instances", "predicted_polygons",
+    "ground_truth_from_instances", "predicted_polygons", "ThresholdScore", "apply_thresholds", "best_thresholds",
+    "sweep_thresholds",
 ]
