@@ -1,0 +1,93 @@
+"""The recognition-head stage (text_spotting.training.recognition_stage, tools/train_recognizer.py): jittered boxes,
+word features of real images, training only the head, and a checkpoint in which nothing else changed."""
+import collections
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import BUNDLED_DATA, PYTHON, REPO_ROOT, run_tool_env, torch_threads
+from text_spotting.training.recognition_stage import (TEXT_HEAD_PREFIX, WordFeatures, extract_word_features,
+                                                      jitter_boxes, recognition_accuracy, save_with_text_head,
+                                                      train_text_head)
+
+CPU_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+
+
+def test_jittered_boxes_stay_near_and_non_empty():
+    boxes = np.array([[10, 20, 110, 40], [5, 5, 6, 6]], dtype=np.float32)
+    rng = np.random.default_rng(0)
+    assert np.allclose(jitter_boxes(boxes, 0.0, rng), boxes)
+    for _ in range(50):
+        moved = jitter_boxes(boxes, 0.5, rng)
+        assert moved.shape == (2, 4)
+        assert np.all(moved[:, 2] > moved[:, 0]) and np.all(moved[:, 3] > moved[:, 1])
+        assert np.all(np.abs(moved[0] - boxes[0]) <= 0.5 * 20 + 1e-4)  # height 20: edges move <= 10 px
+
+
+def test_word_features_split_holds_out_a_share():
+    words = WordFeatures(torch.zeros(20, 1, 2, 2), [f"w{i}" for i in range(20)])
+    kept, held = words.split(0.1, seed=1)
+    assert (len(kept), len(held)) == (18, 2)
+    assert sorted(kept.texts + held.texts) == sorted(words.texts)
+    assert len(WordFeatures(torch.zeros(2, 1, 2, 2), ["a", "b"]).split(0.01)[1]) == 1
+
+
+@pytest.fixture(scope="module")
+def seeded_model_checkpoint(tmp_path_factory):
+    from text_spotting.inference import EagerTextSpotter
+    from text_spotting.templates import load_config
+    from text_spotting.training.checkpoint import atomic_save
+
+    torch.manual_seed(0)
+    cfg = load_config(CPU_TEMPLATE)
+    path = tmp_path_factory.mktemp("recognizer") / "base.pth"
+    atomic_save({"state_dict": EagerTextSpotter(cfg).model.state_dict(), "meta": {"epoch": 3}}, path)
+    return cfg, path
+
+
+def test_training_the_head_changes_only_the_head(seeded_model_checkpoint, tmp_path):
+    from torch.utils.data import Subset
+
+    from text_spotting.evaluation.model_evaluation import build_test_dataset
+    from text_spotting.inference import EagerTextSpotter
+    from text_spotting.training.checkpoint import read_checkpoint
+
+    cfg, base = seeded_model_checkpoint
+    spotter = EagerTextSpotter(cfg, base)
+    dataset = Subset(build_test_dataset(cfg, [str(BUNDLED_DATA / "annotation.json")], [str(BUNDLED_DATA)]), [0, 1])
+    with torch_threads(2):
+        words = extract_word_features(spotter.model, dataset, copies=2, jitter=0.1, progress=False)
+        assert len(words) > 0 and len(words) % 2 == 0
+        assert words.features.dtype == torch.float16 and tuple(words.features.shape[1:]) == (64, 28, 28)
+        assert all(count % 2 == 0 for count in collections.Counter(words.texts).values())  # each word twice
+        log = train_text_head(spotter.model.roi_head.text_head, words, iterations=3, batch_size=8, progress=False,
+                              held_out=words, eval_every=3)
+    assert [entry["iteration"] for entry in log] == [3] and np.isfinite(log[0]["loss"])
+    assert 0.0 <= log[0]["accuracy"] <= 1.0
+    assert recognition_accuracy(spotter.model.roi_head.text_head, WordFeatures(words.features[:0], [])) != 0.0
+
+    out = tmp_path / "recognizer.pth"
+    save_with_text_head(base, spotter.model, out, meta={"recognition_stage": "test"})
+    before, after = read_checkpoint(base), read_checkpoint(out)
+    assert after["meta"] == {"epoch": 3, "recognition_stage": "test"}
+    changed = {name for name, tensor in after["state_dict"].items()
+               if not torch.equal(tensor, before["state_dict"][name])}
+    assert changed and all(name.startswith(TEXT_HEAD_PREFIX) for name in changed)
+    EagerTextSpotter(cfg, out)  # loads back into the template's model
+
+
+def test_tool_trains_and_writes_a_checkpoint_and_rejects_bad_flags(seeded_model_checkpoint, tmp_path):
+    _, base = seeded_model_checkpoint
+    out = tmp_path / "out.pth"
+    tool = [PYTHON, REPO_ROOT / "tools" / "train_recognizer.py", "--load-weights", base, "--template", CPU_TEMPLATE,
+            "--train-ann-files", BUNDLED_DATA / "annotation.json", "--train-data-roots", BUNDLED_DATA]
+    result = subprocess.run([*map(str, tool), "--save-to", str(out), "--max-images", "2", "--iterations", "2",
+                             "--batch-size", "4", "--threads", "2", "--no-progress"],
+                            env=run_tool_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.is_file() and "held-out accuracy" in result.stdout
+    bad = subprocess.run([*map(str, tool), "--save-to", str(out), "--iterations", "0"], env=run_tool_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--iterations must be at least 1" in bad.stderr
