@@ -9,7 +9,7 @@ runs the checkpoint's backbone + FPN once over the training images (resized like
 text RoI features of every legible word (the ground-truth box plus --copies - 1 jittered boxes), then trains only the
 recognition head (encoder + attention decoder) on random batches of them with AdamW (warm-up, cosine decay). Prints
 the loss and the accuracy on --val-fraction held-out words as it goes, and writes the checkpoint's weights with the
-new recognition head to --save-to (detector unchanged; a checkpoint for eval.py, export.py, release_weights.py or
+new recognition head to --save-to after every evaluation (detector unchanged; a checkpoint for eval.py, export.py, release_weights.py or
 train.py --load-weights). Memory: about 100 kB per word copy (64-channel features, FP16).
 """
 import argparse
@@ -41,11 +41,15 @@ def parse_args(argv=None):
     parser.add_argument("--jitter", type=float, default=0.1,
                         help="largest move of a jittered box edge, in box heights (default 0.1)")
     parser.add_argument("--max-images", type=int, default=0, help="use the first N images only (0 = all)")
+    parser.add_argument("--eval-every", type=int, default=0,
+                        help="measure held-out accuracy and save --save-to every N iterations (default: 10 times)")
     parser.add_argument("--val-fraction", type=float, default=0.05, help="words held out for accuracy (default 0.05)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    if args.eval_every < 0:
+        parser.error("--eval-every must be 0 (10 times per run) or more")
     for name in ("iterations", "batch_size", "copies"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -84,12 +88,15 @@ def main(argv=None) -> int:
     before = recognition_accuracy(text_head, held_out)
     print(f"{len(words)} word RoIs from {len(dataset)} images ({extracted:.0f} s, "
           f"{words.features.numel() * 2 / 2**20:.0f} MiB); {len(held_out)} held out, accuracy before: {before:.3f}")
+    def save(entry):  # after every evaluation: a run stopped early keeps its last evaluated head
+        save_with_text_head(args.load_weights, spotter.model, args.save_to,
+                            meta={"recognition_stage": f"{entry['iteration']} of {args.iterations} iterations x "
+                                                        f"{args.batch_size} words, {len(words)} word RoIs, "
+                                                        f"lr {args.learning_rate}"})
+
     log = train_text_head(text_head, train, args.iterations, args.batch_size, args.learning_rate, seed=args.seed,
-                          held_out=held_out, progress=not args.no_progress)
+                          held_out=held_out, eval_every=args.eval_every, progress=not args.no_progress, on_eval=save)
     print(summarize(log))
-    save_with_text_head(args.load_weights, spotter.model, args.save_to,
-                        meta={"recognition_stage": f"{args.iterations} iterations x {args.batch_size} words, "
-                                                    f"{len(words)} word RoIs, lr {args.learning_rate}"})
     final = log[-1].get("accuracy", float("nan"))
     print(f"held-out accuracy {before:.3f} -> {final:.3f} in {time.perf_counter() - start:.0f} s; wrote "
           f"{args.save_to}")

@@ -111,9 +111,10 @@ def recognition_accuracy(text_head: torch.nn.Module, words: WordFeatures, batch_
 
 def train_text_head(text_head: torch.nn.Module, words: WordFeatures, iterations: int, batch_size: int = 128,
                     learning_rate: float = 1e-3, seed: int = 0, held_out: WordFeatures | None = None,
-                    eval_every: int = 0, progress: bool = True) -> list[dict]:
+                    eval_every: int = 0, progress: bool = True, on_eval=None) -> list[dict]:
     """AdamW with a short linear warm-up and cosine decay on random batches of ``words``; returns a log of
-    ``{iteration, loss[, accuracy]}`` (the mean loss since the previous entry; accuracy on ``held_out``)."""
+    ``{iteration, loss[, accuracy]}`` (the mean loss since the previous entry; accuracy on ``held_out``).
+    ``on_eval(entry)`` is called after each log entry (e.g. to save a checkpoint, so a stopped run keeps its work)."""
     text_head.train()
     optimizer = torch.optim.AdamW(text_head.parameters(), lr=learning_rate, weight_decay=1e-4)
     warmup = max(1, min(100, iterations // 10))
@@ -132,7 +133,7 @@ def train_text_head(text_head: torch.nn.Module, words: WordFeatures, iterations:
         torch.nn.utils.clip_grad_norm_(text_head.parameters(), 35.0)
         optimizer.step()
         schedule.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         if (iteration + 1) % eval_every == 0 or iteration + 1 == iterations:
             entry = {"iteration": iteration + 1, "loss": float(np.mean(losses))}
             if held_out is not None and len(held_out):
@@ -140,6 +141,8 @@ def train_text_head(text_head: torch.nn.Module, words: WordFeatures, iterations:
             log.append(entry)
             losses = []
             bar.set_postfix({k: round(v, 4) for k, v in entry.items() if k != "iteration"})
+            if on_eval is not None:
+                on_eval(entry)
     return log
 
 
