@@ -131,7 +131,8 @@ def spot_images(args, spotter) -> int:
         ann = BUNDLED / "annotation.json"
         if args.limit:
             print("note: --limit does not apply to the bundled set; it is scored as a whole")
-        evaluation = evaluate_model(spotter, [str(ann)], [str(BUNDLED)], on_image=record)
+        evaluation = evaluate_model(spotter, [str(ann)], [str(BUNDLED)], on_image=record,
+                                    model_info=spotter.model_info())
     print_words_table(rows)
     cv2.imwrite(str(args.out / "contact_sheet.jpg"), contact_sheet(sheet, columns=4, captions=[r[0] for r in rows[:len(sheet)]]),
                 [cv2.IMWRITE_JPEG_QUALITY, 90])

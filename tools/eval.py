@@ -104,9 +104,7 @@ def pytorch_model(args):
     cfg = with_input_size(load_config(args.template or template_of_checkpoint(args.load_weights)), args.input_size)
     spotter = EagerTextSpotter(cfg, args.load_weights)
     model_info = {"mparams": round(count_mparams(spotter.model), 3),
-                  "gflops": round(count_gflops(spotter.model, tuple(cfg.input_size)), 3),
-                  "sha256": spotter.weights_sha256, "format": "pytorch", "weights": str(Path(args.load_weights)),
-                  "template": cfg.template["name"], "input_size": list(cfg.input_size)}
+                  "gflops": round(count_gflops(spotter.model, tuple(cfg.input_size)), 3), **spotter.model_info()}
     return spotter, model_info
 
 

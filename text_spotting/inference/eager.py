@@ -60,6 +60,12 @@ class EagerTextSpotter:
                       device: str = "cpu") -> "EagerTextSpotter":
         return cls(load_config(template_dir), weights, device)
 
+    def model_info(self) -> dict:
+        """What ``metrics.yaml`` records about this model: format, weights and their sha256, template, input size."""
+        return {"format": "pytorch", "sha256": self.weights_sha256,
+                "weights": str(self.weights) if self.weights else None, "template": self.cfg.template["name"],
+                "input_size": list(self.input_size)}
+
     def _load(self, weights: str | Path) -> None:
         report = load_weights(self.model, weights)
         missing, mismatched = report["missing"], report["shape_mismatch"]
