@@ -81,8 +81,7 @@ def apply_template(cfg: Config, template: dict[str, Any]) -> Config:
     text_head.alphabet = template["alphabet"]
     text_head.max_length = int(template["max_length"])
     text_head.case_sensitive = bool(template.get("case_sensitive", False))
-    text_head.recognition_threshold = float(template["thresholds"]["recognition"])
-    cfg.model.test_cfg.rcnn.score_thr = float(template["thresholds"]["detection"])
+    _set_thresholds(cfg, template["thresholds"]["detection"], template["thresholds"]["recognition"])
 
     for pipeline in _pipelines(cfg):
         for transform in pipeline:
@@ -109,14 +108,21 @@ def with_thresholds(cfg: Config, detection: float | None = None, recognition: fl
     """A copy of the config with other inference thresholds (None: unchanged): the minimum word detection score and
     the minimum text confidence below which a text is returned empty."""
     cfg = copy.deepcopy(cfg)
-    thresholds = cfg.template.setdefault("thresholds", {}) if "template" in cfg else {}
+    _set_thresholds(cfg, detection, recognition)
+    if "template" in cfg:
+        thresholds = cfg.template.setdefault("thresholds", {})
+        for key, value in (("detection", detection), ("recognition", recognition)):
+            if value is not None:
+                thresholds[key] = float(value)
+    return cfg
+
+
+def _set_thresholds(cfg: Config, detection: float | None, recognition: float | None) -> None:
+    """Where the inference thresholds live in the config (None: left as it is)."""
     if detection is not None:
         cfg.model.test_cfg.rcnn.score_thr = float(detection)
-        thresholds["detection"] = float(detection)
     if recognition is not None:
         cfg.model.roi_head.text_head.recognition_threshold = float(recognition)
-        thresholds["recognition"] = float(recognition)
-    return cfg
 
 
 def record_thresholds(template_dir: str | Path, detection: float, recognition: float) -> None:

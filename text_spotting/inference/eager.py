@@ -21,6 +21,16 @@ from .processing import NetworkDetections, fit_and_pad, texts_from_symbols, word
 from .words import SpottedWord
 
 
+def legible_gt_words(sample) -> tuple[torch.Tensor, list[str]]:
+    """The legible ground-truth words of a test-pipeline sample (``metainfo['instances']``, in order, don't care
+    left out): their boxes ``[N, 4]`` (x1, y1, x2, y2) scaled into the network input and their transcriptions."""
+    legible = [inst for inst in sample.metainfo["instances"] if not inst.get("ignore_flag", 0)]
+    scale_w, scale_h = sample.metainfo["scale_factor"]
+    scale = torch.tensor([scale_w, scale_h, scale_w, scale_h], dtype=torch.float32)
+    boxes = torch.tensor([inst["bbox"] for inst in legible], dtype=torch.float32).reshape(-1, 4) * scale
+    return boxes, [inst.get("text", "") for inst in legible]
+
+
 class EagerTextSpotter:
     """A template's ``TextMaskRCNN`` in eval mode.
 
@@ -96,12 +106,8 @@ class EagerTextSpotter:
     def _read_gt_words(self, features, samples) -> list[list[str]]:
         boxes = []
         for sample in samples:
-            legible = [inst for inst in sample.metainfo["instances"] if not inst.get("ignore_flag", 0)]
-            scale_w, scale_h = sample.metainfo["scale_factor"]
-            scale = torch.tensor([scale_w, scale_h, scale_w, scale_h], dtype=torch.float32)
             instances = InstanceData()
-            instances.bboxes = (torch.tensor([inst["bbox"] for inst in legible], dtype=torch.float32)
-                                .reshape(-1, 4) * scale).to(self.device)
+            instances.bboxes = legible_gt_words(sample)[0].to(self.device)
             boxes.append(instances)
         read = self.model.roi_head.predict_text(features, boxes)
         return [list(instances.texts) for instances in read]

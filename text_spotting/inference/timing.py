@@ -95,6 +95,11 @@ def measure_async_throughput(spotter, images: Sequence[np.ndarray], name: str, w
                        words_per_image=words / len(stream))
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The image files below ``folder`` (recursively, by suffix, sorted by path)."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
 def load_images(folder: str | Path, limit: int = 0) -> list[np.ndarray]:
     """BGR images of a folder (recursively, sorted by path), at most ``limit`` (0 = all); ``InferenceError`` for a
     missing folder, a folder without images or an unreadable image."""
@@ -103,7 +108,7 @@ def load_images(folder: str | Path, limit: int = 0) -> list[np.ndarray]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InferenceError(f"{folder}: no such folder")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = image_files(folder)
     if limit:
         paths = paths[:limit]
     images = []

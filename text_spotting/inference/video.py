@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 
 from ..visualization import draw_info_panel, draw_predictions, speed_lines
+from .timing import IMAGE_SUFFIXES, image_files
 from .words import SpottedWord
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 #: Frame rate written for a camera (or a file that does not say its own).
 DEFAULT_FPS = 25.0
 #: Keys that close the window: Esc and q.
@@ -166,7 +166,7 @@ def list_images(paths: Sequence[str | Path]) -> list[Path]:
     images = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            found = image_files(path)
             if not found:
                 raise FrameSourceError(f"{path}: no images in this folder ({', '.join(IMAGE_SUFFIXES)})")
             images.extend(found)

@@ -21,6 +21,7 @@ from mmengine.dataset import pseudo_collate
 from tqdm import tqdm
 
 from ..evaluation.text import texts_match
+from ..inference.eager import legible_gt_words
 from .checkpoint import atomic_save, read_checkpoint
 
 TEXT_HEAD_PREFIX = "roi_head.text_head."
@@ -76,17 +77,17 @@ def extract_word_features(model: torch.nn.Module, dataset, copies: int = 2, jitt
                       dynamic_ncols=True):
         data = model.data_preprocessor(pseudo_collate([dataset[index]]), False)
         sample = data["data_samples"][0]
-        words = [inst for inst in sample.metainfo["instances"] if not inst.get("ignore_flag", 0) and inst.get("text")]
-        words = [inst for inst in words if bool(codec.encode([inst["text"]])[1][0])]
-        if not words:
+        gt_boxes, gt_texts = legible_gt_words(sample)
+        encodable = codec.encode(gt_texts)[1] if gt_texts else torch.zeros(0, dtype=torch.bool)
+        if not bool(encodable.any()):
             continue
-        scale_w, scale_h = sample.metainfo["scale_factor"]
-        boxes = np.array([inst["bbox"] for inst in words], dtype=np.float32) * [scale_w, scale_h, scale_w, scale_h]
+        boxes = gt_boxes[encodable].numpy()
+        words = [text for text, ok in zip(gt_texts, encodable.tolist()) if ok]
         all_boxes = [boxes] + [jitter_boxes(boxes, jitter, rng) for _ in range(copies - 1)]
         rois = bbox2roi([torch.from_numpy(np.concatenate(all_boxes)).to(data["inputs"].device)])
         feats = model.roi_head._text_feats(model.extract_feat(data["inputs"]), rois)
         features.append(feats.half().cpu())
-        texts.extend([inst["text"] for inst in words] * copies)
+        texts.extend(words * copies)
     if not texts:
         raise ValueError("no legible word that the recognition head can encode was found in the dataset")
     return WordFeatures(torch.cat(features), texts)
