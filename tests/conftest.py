@@ -42,3 +42,27 @@ def torch_threads(count: int):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def rapidocr_wheel() -> Path:
+    """The rapidocr==3.10.0 wheel holding the PP-OCRv6 weights: $RAPIDOCR_WHEEL, else fetched from PyPI into the
+    importer's default cache (once per machine). A missing wheel fails the tests that need it: it is the project's
+    source of text-pretrained weights."""
+    from text_spotting.models.ppocr_v6_import import DEFAULT_CACHE_DIR, download_wheel
+
+    path = os.environ.get("RAPIDOCR_WHEEL")
+    return Path(path) if path else download_wheel(DEFAULT_CACHE_DIR)
+
+
+@pytest.fixture(scope="session")
+def imported_ppocr(rapidocr_wheel) -> dict:
+    """The importer's checkpoint for text-spotting-cpu's alphabet (``import_ppocr_v6``: state_dict + meta)."""
+    from text_spotting.models.ppocr_v6_import import import_ppocr_v6
+    from text_spotting.templates import load_template
+
+    alphabet = load_template(REPO_ROOT / "model_templates" / CTC_TEMPLATE)["alphabet"]
+    return import_ppocr_v6(rapidocr_wheel, alphabet)
+
+
+CTC_TEMPLATE = "text-spotting-cpu-ctc"

@@ -29,6 +29,9 @@ def test_template_trains_one_step_and_predicts(template_dir, bundled_data):
     init_default_scope("mmdet")
     template = load_template(template_dir)
     template["input_size"] = SMALL_INPUT
+    if "crop_size" in template["training"]:
+        template["training"]["crop_size"] = list(SMALL_INPUT)
+    template["training"]["frozen_modules"] = []  # every part trains here, so every part must get a gradient
     cfg = apply_template(Config.fromfile(str(template_dir / CONFIG_FILE)), template)
     dataset_cfg = cfg.train_dataloader.dataset.copy()
     dataset_cfg.update(ann_file=str(bundled_data / "annotation.json"), data_root=str(bundled_data))
@@ -47,7 +50,9 @@ def test_template_trains_one_step_and_predicts(template_dir, bundled_data):
     total, _ = model.parse_losses(losses)
     assert torch.isfinite(total)
     total.backward()
-    assert model.roi_head.text_head.decoder.classifier.weight.grad is not None
+    classifier = model.text_recognizer.recognizer.classifier if model.recognizer_kind == "ctc" \
+        else model.roi_head.text_head.decoder.classifier
+    assert classifier.weight.grad is not None
 
     model.eval()
     cfg.model.test_cfg.rcnn.score_thr = 0.0  # keep the untrained model's detections

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
 from mmengine.config import Config
+
+from .messages import short_repr as _short
 
 TEMPLATE_FILE = "template.yaml"
 CONFIG_FILE = "model.py"
@@ -37,12 +40,25 @@ def load_template(path: str | Path) -> dict[str, Any]:
     try:
         template = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise TemplateError(f"{file}: not valid YAML ({str(error).splitlines()[0]})") from None
+        raise TemplateError(f"{file}: not valid YAML ({_first_line(error)})") from None
+    except UnicodeDecodeError as error:
+        raise TemplateError(f"{file}: not UTF-8 text (byte {error.start})") from None
+    except RecursionError:
+        raise TemplateError(f"{file}: not valid YAML (nested too deeply)") from None
+    except ValueError:  # Python refuses integers of more than 4300 digits
+        raise TemplateError(f"{file}: not valid YAML (a number of thousands of digits)") from None
+    except OSError as error:
+        raise TemplateError(f"{file}: cannot read: {error.strerror or error}") from None
     if not isinstance(template, dict):
         raise TemplateError(f"{file}: expected a mapping at the top level")
     for key in REQUIRED_KEYS:
         if key not in template:
             raise TemplateError(f"{file}: field '{key}' is missing")
+    name = template["name"]
+    # The name becomes part of folder names (the IR cache) and is looked up as model_templates/<name>.
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise TemplateError(f"{file}: field 'name' must be a non-empty name without path separators, got "
+                            f"{_short(name)}")
     width, height = _pair(template["input_size"], file, "input_size")
     if width % 32 or height % 32:
         raise TemplateError(f"{file}: field 'input_size': {width}x{height} must be multiples of 32")
@@ -50,20 +66,66 @@ def load_template(path: str | Path) -> dict[str, Any]:
         raise TemplateError(f"{file}: field 'alphabet' must be a non-empty string")
     if len(set(template["alphabet"])) != len(template["alphabet"]):
         raise TemplateError(f"{file}: field 'alphabet' has repeated characters")
+    _positive_int(template, "max_length", file)
+    if not isinstance(template.get("case_sensitive", False), bool):
+        raise TemplateError(f"{file}: field 'case_sensitive' must be true or false, got "
+                            f"{_short(template['case_sensitive'])}")
+    thresholds = _mapping(template, "thresholds", file)
     for key in ("detection", "recognition"):
-        value = template["thresholds"].get(key)
-        if not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise TemplateError(f"{file}: field 'thresholds.{key}' must be a number in [0, 1]")
+        value = thresholds.get(key)
+        if not _is_number(value) or not 0 <= value <= 1:
+            raise TemplateError(f"{file}: field 'thresholds.{key}' must be a number in [0, 1], got {_short(value)}")
+    training = _mapping(template, "training", file)
     for key in ("batch_size", "base_learning_rate", "epochs"):
-        if key not in template["training"]:
+        if key not in training:
             raise TemplateError(f"{file}: field 'training.{key}' is missing")
+    _positive_int(training, "batch_size", file, "training.")
+    _positive_int(training, "epochs", file, "training.")
+    rate = training["base_learning_rate"]
+    if not _is_number(rate) or rate <= 0:
+        raise TemplateError(f"{file}: field 'training.base_learning_rate' must be a positive number, got "
+                            f"{_short(rate)}")
+    steps = training.get("lr_steps", [])
+    if not isinstance(steps, list) or not all(_is_int(step) and step > 0 for step in steps):
+        raise TemplateError(f"{file}: field 'training.lr_steps' must be a list of epochs (positive integers), got "
+                            f"{_short(steps)}")
     template["input_size"] = [width, height]
     return template
 
 
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (YAML's true/false are not numbers here)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _mapping(section: dict, key: str, file: Path) -> dict:
+    if not isinstance(section[key], dict):
+        raise TemplateError(f"{file}: field '{key}' must be a mapping, got {_short(section[key])}")
+    return section[key]
+
+
+def _positive_int(section: dict, key: str, file: Path, prefix: str = "") -> None:
+    if not _is_int(section[key]) or section[key] <= 0:
+        raise TemplateError(f"{file}: field '{prefix}{key}' must be a positive integer, got {_short(section[key])}")
+
+
 def _pair(value: Any, file: Path, field: str) -> tuple[int, int]:
-    if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value)):
-        raise TemplateError(f"{file}: field '{field}' must be [width, height] in pixels, got {value!r}")
+    if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) and v > 0 for v in value)):
+        raise TemplateError(f"{file}: field '{field}' must be [width, height] in pixels, got {_short(value)}")
     return int(value[0]), int(value[1])
 
 
@@ -77,18 +139,24 @@ def apply_template(cfg: Config, template: dict[str, Any]) -> Config:
     """
     width, height = template["input_size"]
     training = template["training"]
-    text_head = cfg.model.roi_head.text_head
-    text_head.alphabet = template["alphabet"]
-    text_head.max_length = int(template["max_length"])
-    text_head.case_sensitive = bool(template.get("case_sensitive", False))
+    recognizer = _recognizer_cfg(cfg)
+    recognizer.alphabet = template["alphabet"]
+    recognizer.case_sensitive = bool(template.get("case_sensitive", False))
+    if recognizer_kind(cfg) == "attention":
+        recognizer.max_length = int(template["max_length"])
     _set_thresholds(cfg, template["thresholds"]["detection"], template["thresholds"]["recognition"])
 
-    for pipeline in _pipelines(cfg):
+    crop_size = training.get("crop_size")  # (width, height) of the training crops, else the input size
+    for key, pipeline in _pipelines(cfg):
+        train_size = crop_size if crop_size and key.startswith("train") else (width, height)
         for transform in pipeline:
             if transform.get("type") == "FixShapeResize":
-                transform["width"], transform["height"] = width, height
+                transform["width"], transform["height"] = int(train_size[0]), int(train_size[1])
+            if transform.get("type") == "RandomTextCrop" and crop_size and "crop_size" in transform:
+                transform["crop_size"] = [int(v) for v in crop_size]
     cfg.input_size = (width, height)
 
+    cfg.model.frozen_modules = [str(name) for name in training.get("frozen_modules") or []]
     epochs = int(training["epochs"])
     steps = [int(s) for s in training.get("lr_steps", [])]
     cfg.train_dataloader.batch_size = int(training["batch_size"])
@@ -122,7 +190,17 @@ def _set_thresholds(cfg: Config, detection: float | None, recognition: float | N
     if detection is not None:
         cfg.model.test_cfg.rcnn.score_thr = float(detection)
     if recognition is not None:
-        cfg.model.roi_head.text_head.recognition_threshold = float(recognition)
+        _recognizer_cfg(cfg).recognition_threshold = float(recognition)
+
+
+def recognizer_kind(cfg: Config) -> str:
+    """``'ctc'`` for a model with a crop recognizer (``model.text_recognizer``), else ``'attention'``."""
+    return "ctc" if cfg.model.get("text_recognizer") else "attention"
+
+
+def _recognizer_cfg(cfg: Config):
+    """The config of the part that reads the words (and holds the alphabet and the recognition threshold)."""
+    return cfg.model.text_recognizer if recognizer_kind(cfg) == "ctc" else cfg.model.roi_head.text_head
 
 
 def record_thresholds(template_dir: str | Path, detection: float, recognition: float) -> None:
@@ -159,14 +237,15 @@ def with_input_size(cfg: Config, input_size: Sequence[int] | None) -> Config:
 
 
 def _pipelines(cfg: Config):
+    """``(name, pipeline)`` of every data pipeline of the config (the train ones' names start with 'train')."""
     for key in ("train_pipeline", "test_pipeline"):
         if key in cfg:
-            yield cfg[key]
+            yield key, cfg[key]
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         dataset = cfg.get(loader, {}).get("dataset", {})
         for ds in dataset.get("datasets", [dataset]):
             if "pipeline" in ds:
-                yield ds["pipeline"]
+                yield loader, ds["pipeline"]
 
 
 def load_config(path: str | Path) -> Config:

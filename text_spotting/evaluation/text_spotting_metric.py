@@ -17,48 +17,12 @@ from mmengine.structures import BaseDataElement
 
 from mmdet.registry import METRICS
 
-from ..geometry import bbox_to_quad, mask_to_quad
+from ..geometry import as_array, bbox_to_quad, predicted_polygons
 from .errors import EvaluationError
 from .icdar import MODES, ImageGroundTruth, ImagePredictions, evaluate_set
 from .predictions_io import largest_polygon, write_prediction_outputs
 from .report import format_metrics_table
 from .text import load_lexicon
-
-
-def _to_numpy(value: Any) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-def mask_quad(mask: np.ndarray) -> np.ndarray | None:
-    """:func:`~text_spotting.geometry.mask_to_quad` of a full-image mask ``[H, W]``, computed on the crop around its
-    foreground (same result, much faster for small words in large images); None for an empty mask."""
-    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return None
-    crop = mask[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
-    quad = mask_to_quad(crop)
-    return None if quad is None else quad + np.array([columns[0], rows[0]], dtype=np.float64)
-
-
-def predicted_polygons(bboxes: Any, masks: Any = None) -> list[np.ndarray]:
-    """One ``[4, 2]`` quadrilateral per predicted word.
-
-    Args:
-        bboxes: ``[N, 4]`` (x1, y1, x2, y2) boxes, tensor or array.
-        masks: ``[N, H, W]`` full-image masks (bool or 0/1), or None.
-
-    Returns:
-        The minimum-area quadrilateral of each mask's largest region, or the box when the mask is empty or absent.
-    """
-    bboxes = _to_numpy(bboxes).reshape(-1, 4).astype(np.float64)
-    masks = None if masks is None else _to_numpy(masks)
-    polygons = []
-    for index, bbox in enumerate(bboxes):
-        quad = mask_quad(masks[index] > 0) if masks is not None and len(masks) > index else None
-        polygons.append(bbox_to_quad(bbox) if quad is None else quad)
-    return polygons
 
 
 def ground_truth_from_instances(instances: Sequence[dict]) -> ImageGroundTruth:
@@ -108,14 +72,14 @@ class TextSpottingMetric(BaseMetric):
                     f"sample's metainfo; TextSpottingMetric reads the original ground truth from there "
                     f"(pack with PackTextDetInputs)")
             pred = data_sample["pred_instances"]
-            num_predictions = len(_to_numpy(pred["scores"]).reshape(-1))
+            num_predictions = len(as_array(pred["scores"]).reshape(-1))
             texts = list(pred.get("texts", [""] * num_predictions))
             text_scores = pred.get("text_scores")
             predictions = ImagePredictions(
                 polygons=predicted_polygons(pred["bboxes"], pred.get("masks")),
-                scores=_to_numpy(pred["scores"]).astype(np.float64).reshape(-1).tolist(),
+                scores=as_array(pred["scores"]).astype(np.float64).reshape(-1).tolist(),
                 texts=[str(text) for text in texts],
-                text_scores=None if text_scores is None else _to_numpy(text_scores).astype(np.float64).reshape(-1)
+                text_scores=None if text_scores is None else as_array(text_scores).astype(np.float64).reshape(-1)
                 .tolist())
             img_path = data_sample.get("img_path")
             self.results.append({

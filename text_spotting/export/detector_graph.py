@@ -1,4 +1,5 @@
-"""The detector as one exportable graph: raw BGR image in, detections with their masks and text features out.
+"""The detector as one exportable graph: raw BGR image in, detections with their masks (and, attention kind, text
+features) out; and the ctc kind's crop recognizer as a graph on raw crops.
 
 ``DetectorGraph`` re-expresses ``TextMaskRCNN``'s eval-mode ``predict`` (``rescale=False``) as one ``forward`` over
 tensors: normalization -> backbone + neck (traced as they are) -> RPN head -> proposals -> box head -> detections
@@ -81,7 +82,9 @@ class DetectorGraph(nn.Module):
         roi_head = model.roi_head
         self.bbox_roi = _roi_extractor_settings(roi_head.bbox_roi_extractor, "bbox_roi_extractor")
         self.mask_roi = _roi_extractor_settings(roi_head.mask_roi_extractor, "mask_roi_extractor")
-        self.text_roi = _roi_extractor_settings(roi_head.text_roi_extractor, "text_roi_extractor")
+        self.with_text_features = bool(roi_head.with_text)  # attention kind; a ctc model reads crops instead
+        if self.with_text_features:
+            self.text_roi = _roi_extractor_settings(roi_head.text_roi_extractor, "text_roi_extractor")
         self.rpn_cfg = model.rpn_head.test_cfg
         self.rcnn_cfg = roi_head.test_cfg
         self.rpn_iou_threshold = _check_nms(self.rpn_cfg, "rpn")
@@ -122,8 +125,10 @@ class DetectorGraph(nn.Module):
         bbox_head = model.roi_head.bbox_head
         if bbox_head.custom_cls_channels or not bbox_head.with_reg:
             raise ExportError("bbox_head: only a softmax classifier with box regression can be exported")
-        if not model.roi_head.with_mask or not model.roi_head.with_text:
-            raise ExportError("roi_head: the exported detector needs the mask head and the text head")
+        if not model.roi_head.with_mask:
+            raise ExportError("roi_head: the exported detector needs the mask head")
+        if not model.roi_head.with_text and getattr(model, "text_recognizer", None) is None:
+            raise ExportError("the model reads no text: it needs roi_head.text_head or a text_recognizer")
 
     # ------------------------------------------------------------------------------------------------------------
     def normalize(self, image: Tensor) -> Tensor:
@@ -197,9 +202,27 @@ class DetectorGraph(nn.Module):
         roi_head = self.model.roi_head
         return roi_features(boxes, feats[:roi_head.text_roi_extractor.num_inputs], **self.text_roi)
 
-    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return DETECTOR_OUTPUTS if self.with_text_features else DETECTOR_OUTPUTS[:3]
+
+    def forward(self, image: Tensor) -> tuple[Tensor, ...]:
         feats = self.model.extract_feat(self.normalize(image))
         boxes, scores, labels = self.detections(feats, self.proposals(image, feats))
         masks = self.masks(feats, boxes, labels)
-        text_features = self.text_features(feats, boxes)
-        return torch.cat([boxes, scores[:, None]], dim=1), labels, masks, text_features
+        outputs = (torch.cat([boxes, scores[:, None]], dim=1), labels, masks)
+        if self.with_text_features:
+            outputs += (self.text_features(feats, boxes),)
+        return outputs
+
+
+class CropRecognizerGraph(nn.Module):
+    """A ``CTCCropRecognitionHead``'s network as ``crops [N, 3, H, W] raw BGR -> logits [N, W / stride, V]``
+    (SPEC §4, ctc kind): the normalisation the head's crops get in the model, ``(x - 127.5) / 127.5``, folded in."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, crops: Tensor) -> Tensor:
+        return self.head((crops - 127.5) / 127.5)

@@ -15,21 +15,27 @@ another tool, a file renamed to another role, or an encoder and a decoder from t
 """
 from __future__ import annotations
 
+import math
+import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..messages import short_repr as _short
 from ..training.checkpoint import sha256_of
 
 FORMAT = "text-spotting-ir"
 FORMAT_VERSION = 1
 EXPORT_CONFIG_FILE = "export_config.yaml"
-ROLES = ("detector", "encoder", "decoder")
+ROLES = ("detector", "encoder", "decoder")  # the IRs of an attention-kind export
+#: The IRs of an export by recognizer kind (``recognizer_kind`` in export_config.yaml; older exports are attention).
+KIND_ROLES = {"attention": ROLES, "ctc": ("detector", "recognizer")}
 IR_FILES = {"detector": "model.xml",
             "encoder": "model_text_recognition_head_encoder.xml",
-            "decoder": "model_text_recognition_head_decoder.xml"}
+            "decoder": "model_text_recognition_head_decoder.xml",
+            "recognizer": "model_text_recognizer.xml"}
 ONNX_FILES = {role: Path(name).with_suffix(".onnx").name for role, name in IR_FILES.items()}
 # Every file an export may write: an export directory holding anything else is not replaced.
 EXPORT_FILES = frozenset({EXPORT_CONFIG_FILE, *IR_FILES.values(), *ONNX_FILES.values(),
@@ -38,10 +44,26 @@ RT_INFO_SECTION = "text_spotting"
 
 REQUIRED_KEYS = {
     "format": str, "format_version": int, "template": str, "alphabet": str, "case_sensitive": bool,
-    "max_length": int, "input_size": list, "thresholds": dict, "precision": str, "text_feature_channels": int,
-    "encoder_channels": int, "decoder_hidden_size": int, "num_classes": int, "export_id": str,
-    "exported_with": dict,
+    "input_size": list, "thresholds": dict, "precision": str, "export_id": str, "exported_with": dict,
 }
+#: What each recognizer kind adds to ``REQUIRED_KEYS``.
+KIND_REQUIRED_KEYS = {
+    "attention": {"max_length": int, "text_feature_channels": int, "encoder_channels": int,
+                  "decoder_hidden_size": int, "num_classes": int},
+    "ctc": {"num_classes": int, "crop": dict},
+}
+KIND_KEYS = {kind: tuple(keys) for kind, keys in KIND_REQUIRED_KEYS.items()}
+#: Classes a recognizer has besides the alphabet's characters: SOS and EOS (attention), the blank (ctc).
+CLASSES_BEYOND_ALPHABET = {"attention": 2, "ctc": 1}
+CROP_KEYS = ("height", "min_width", "max_width", "width_stride", "vertical_ratio")
+
+
+def recognizer_kind(config: dict) -> str:
+    """The export's recognizer kind (``attention`` for exports written before the ctc kind existed)."""
+    return config.get("recognizer_kind", "attention")
+
+
+_SHA256 = re.compile("[0-9a-f]{64}")
 
 
 class ExportFormatError(ValueError):
@@ -70,6 +92,10 @@ def read_ir_rt_info(xml_file: str | Path) -> dict[str, str]:
         root = ElementTree.parse(xml_file).getroot()
     except ElementTree.ParseError as error:
         raise ExportFormatError(f"{xml_file}: not an OpenVINO IR XML file ({error})") from None
+    except (LookupError, ValueError) as error:  # an unknown or unsupported encoding="..." in the XML declaration
+        raise ExportFormatError(f"{xml_file}: not an OpenVINO IR XML file ({_short(str(error))})") from None
+    except OSError as error:
+        raise ExportFormatError(f"{xml_file}: cannot read: {error.strerror or error}") from None
     if root.tag != "net":
         raise ExportFormatError(f"{xml_file}: not an OpenVINO IR XML file (root element <{root.tag}>, expected <net>)")
     section = root.find(f"rt_info/{RT_INFO_SECTION}")
@@ -98,26 +124,89 @@ def _check_fields(config: Any, file: Path) -> None:
     if not isinstance(config, dict):
         raise ExportFormatError(f"{file}: expected a mapping at the top level")
     if config.get("format") != FORMAT:
-        raise ExportFormatError(f"{file}: field 'format': expected '{FORMAT}', got {config.get('format')!r} "
+        raise ExportFormatError(f"{file}: field 'format': expected '{FORMAT}', got {_short(config.get('format'))} "
                                 "(not written by tools/export.py)")
     version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ExportFormatError(f"{file}: field 'format_version': {version!r} is not supported (this toolkit reads "
-                                f"version {FORMAT_VERSION})")
-    for key, kind in REQUIRED_KEYS.items():
+    if not _is_int(version) or not 1 <= version <= FORMAT_VERSION:
+        raise ExportFormatError(f"{file}: field 'format_version': {_short(version)} is not supported (this toolkit "
+                                f"reads version {FORMAT_VERSION})")
+    kind_name = config.get("recognizer_kind", "attention")
+    if kind_name not in KIND_REQUIRED_KEYS:
+        raise ExportFormatError(f"{file}: field 'recognizer_kind' must be one of {', '.join(KIND_REQUIRED_KEYS)}, "
+                                f"got {_short(kind_name)}")
+    for key, kind in {**REQUIRED_KEYS, **KIND_REQUIRED_KEYS[kind_name]}.items():
         if key not in config:
             raise ExportFormatError(f"{file}: field '{key}' is missing")
         if not isinstance(config[key], kind) or (kind is int and isinstance(config[key], bool)):
-            raise ExportFormatError(f"{file}: field '{key}' must be {kind.__name__}, got {config[key]!r}")
+            raise ExportFormatError(f"{file}: field '{key}' must be {kind.__name__}, got {_short(config[key])}")
     size = config["input_size"]
-    if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
-        raise ExportFormatError(f"{file}: field 'input_size' must be [width, height], got {size!r}")
+    if len(size) != 2 or not all(_is_int(v) and 32 <= v <= 1 << 15 for v in size):
+        raise ExportFormatError(f"{file}: field 'input_size' must be [width, height] in pixels, got {_short(size)}")
     for key in ("detection", "recognition"):
         value = config["thresholds"].get(key)
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ExportFormatError(f"{file}: field 'thresholds.{key}' must be a number, got {value!r}")
+        if not _is_number(value) or not 0 <= value <= 1:
+            raise ExportFormatError(f"{file}: field 'thresholds.{key}' must be a number in [0, 1], got "
+                                    f"{_short(value)}")
     if config["precision"] not in ("FP32", "FP16"):
-        raise ExportFormatError(f"{file}: field 'precision' must be FP32 or FP16, got {config['precision']!r}")
+        raise ExportFormatError(f"{file}: field 'precision' must be FP32 or FP16, got {_short(config['precision'])}")
+    if not config["alphabet"]:
+        raise ExportFormatError(f"{file}: field 'alphabet' is empty")
+    for key, kind in KIND_REQUIRED_KEYS[kind_name].items():
+        if kind is int and config[key] <= 0:
+            raise ExportFormatError(f"{file}: field '{key}' must be positive, got {_short(config[key])}")
+    _check_alphabet(config, kind_name, file)
+    if kind_name == "ctc":
+        crop = config["crop"]
+        for key in CROP_KEYS:
+            if not _is_number(crop.get(key)) or crop[key] <= 0:
+                raise ExportFormatError(f"{file}: field 'crop.{key}' must be a positive number, got "
+                                        f"{_short(crop.get(key))}")
+
+
+def _check_alphabet(config: dict, kind_name: str, file: Path) -> None:
+    """The alphabet is one the text codecs accept, and the recognizer's classes are its characters plus the kind's
+    extra classes: a config edited (or taken from another export) would otherwise read every word wrong."""
+    alphabet = config["alphabet"]
+    if len(set(alphabet)) != len(alphabet):
+        raise ExportFormatError(f"{file}: field 'alphabet' has repeated characters")
+    if not config["case_sensitive"] and alphabet != alphabet.lower():
+        raise ExportFormatError(f"{file}: field 'alphabet' has upper-case characters, but 'case_sensitive' is false")
+    expected = len(alphabet) + CLASSES_BEYOND_ALPHABET[kind_name]
+    if config["num_classes"] != expected:
+        raise ExportFormatError(f"{file}: field 'num_classes': {config['num_classes']} classes do not fit the "
+                                f"{len(alphabet)}-character alphabet (expected {expected}); the config and the IRs "
+                                f"come from different models")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _check_file_names(files: Any, hashes: Any, roles: tuple[str, ...], file: Path) -> None:
+    """``files`` maps each role to a file name in the export directory, ``files_sha256`` each role to a digest."""
+    for field, value in (("files", files), ("files_sha256", hashes)):
+        if not isinstance(value, dict) or sorted(map(str, value)) != sorted(roles):
+            raise ExportFormatError(f"{file}: field '{field}' must map {', '.join(roles)} to "
+                                    f"{'file names' if field == 'files' else 'sha256 values'}, got {_short(value)}")
+    for role in roles:
+        name = files[role]
+        # A plain name: the IRs live beside export_config.yaml, never elsewhere on the disk.
+        if not isinstance(name, str) or not name.endswith(".xml") or Path(name).name != name or "\0" in name:
+            raise ExportFormatError(f"{file}: field 'files.{role}' must be the name of an .xml file in this folder, "
+                                    f"got {_short(name)}")
+        if not isinstance(hashes[role], str) or not _SHA256.fullmatch(hashes[role]):
+            raise ExportFormatError(f"{file}: field 'files_sha256.{role}' must be a sha256 (64 hex digits), got "
+                                    f"{_short(hashes[role])}")
 
 
 def load_export_config(path: str | Path, verify_files: bool = True) -> dict[str, Any]:
@@ -150,18 +239,22 @@ def load_export_config(path: str | Path, verify_files: bool = True) -> dict[str,
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ExportFormatError(f"{file}: not valid YAML ({reason})") from None
+    except RecursionError:
+        raise ExportFormatError(f"{file}: not valid YAML (nested too deeply)") from None
+    except ValueError:  # Python refuses integers of more than 4300 digits
+        raise ExportFormatError(f"{file}: not valid YAML (a number of thousands of digits)") from None
+    except OSError as error:
+        raise ExportFormatError(f"{file}: cannot read: {error.strerror or error}") from None
     _check_fields(config, file)
     files = config.get("files")
     if files is None:
         raise ExportFormatError(f"{file}: this export has no OpenVINO IR (made with --onnx-only); run export.py "
                                 "without --onnx-only")
     hashes = config.get("files_sha256")
-    for field, value in (("files", files), ("files_sha256", hashes)):
-        if not isinstance(value, dict) or sorted(value) != sorted(ROLES):
-            raise ExportFormatError(f"{file}: field '{field}' must map {', '.join(ROLES)} to "
-                                    f"{'file names' if field == 'files' else 'sha256 values'}, got {value!r}")
-    for role in ROLES:
-        xml_file = directory / str(files[role])
+    roles = KIND_ROLES[recognizer_kind(config)]
+    _check_file_names(files, hashes, roles, file)
+    for role in roles:
+        xml_file = directory / files[role]
         bin_file = xml_file.with_suffix(".bin")
         for needed in (xml_file, bin_file):
             if not needed.is_file():
@@ -173,13 +266,17 @@ def load_export_config(path: str | Path, verify_files: bool = True) -> dict[str,
             raise ExportFormatError(f"{xml_file}: not a text_spotting IR (rt_info has no {RT_INFO_SECTION}/format="
                                     f"{FORMAT}; made by another tool?)")
         if info.get("role") != role:
-            raise ExportFormatError(f"{xml_file}: is the {info.get('role')!r} IR, but {file.name} names it as the "
-                                    f"{role}")
+            raise ExportFormatError(f"{xml_file}: is the {_short(info.get('role'))} IR, but {file.name} names it as "
+                                    f"the {role}")
         if info.get("export_id") != config["export_id"]:
-            raise ExportFormatError(f"{xml_file}: comes from another export (export_id {info.get('export_id')}, "
-                                    f"{file.name} says {config['export_id']}); re-export the whole directory")
-        actual = sha256_of(bin_file)
+            raise ExportFormatError(f"{xml_file}: comes from another export (export_id "
+                                    f"{_short(info.get('export_id'))}, {file.name} says "
+                                    f"{_short(config['export_id'])}); re-export the whole directory")
+        try:
+            actual = sha256_of(bin_file)
+        except OSError as error:
+            raise ExportFormatError(f"{bin_file}: cannot read: {error.strerror or error}") from None
         if actual != hashes[role]:
             raise ExportFormatError(f"{bin_file}: sha256 {actual[:16]}... does not match {file.name} "
-                                    f"({str(hashes[role])[:16]}...): replaced or corrupted")
+                                    f"({hashes[role][:16]}...): replaced or corrupted")
     return config

@@ -21,15 +21,16 @@ from torch import nn
 from tqdm import tqdm
 
 from ..templates import load_config
-from .detector_graph import DETECTOR_INPUT, DETECTOR_OUTPUTS, DetectorGraph, ExportError
-from .export_config import (EXPORT_CONFIG_FILE, EXPORT_FILES, FORMAT, FORMAT_VERSION, IR_FILES, ONNX_FILES, ROLES,
-                            ExportFormatError, ir_rt_info, load_export_config, write_export_config)
+from .detector_graph import DETECTOR_INPUT, CropRecognizerGraph, DetectorGraph, ExportError
+from .export_config import (EXPORT_CONFIG_FILE, EXPORT_FILES, FORMAT, FORMAT_VERSION, IR_FILES, KIND_KEYS, KIND_ROLES,
+                            ONNX_FILES, ExportFormatError, ir_rt_info, load_export_config, write_export_config)
 from .onnx_ops import CUSTOM_OPSETS, ONNX_OPSET
 
 PRECISIONS = ("FP32", "FP16")
 ENCODER_INPUTS, ENCODER_OUTPUTS = ("input",), ("output",)
 DECODER_INPUTS = ("prev_symbol", "prev_hidden", "encoder_outputs")
 DECODER_OUTPUTS = ("output", "hidden")
+RECOGNIZER_INPUTS, RECOGNIZER_OUTPUTS = ("crops",), ("logits",)
 # A fixed pseudo-random image to trace with: the traced graph does not depend on it (every data-dependent shape goes
 # through the ops of onnx_ops), but a real-looking input exercises the same code as inference.
 TRACE_SEED = 0
@@ -107,10 +108,23 @@ def _trace_image(input_size: tuple[int, int]) -> torch.Tensor:
 
 
 def _model_facts(model: nn.Module) -> dict[str, Any]:
+    """What ``export_config.yaml`` records about the model, by recognizer kind (SPEC §4)."""
     roi_head = model.roi_head
+    if getattr(model, "text_recognizer", None) is not None:
+        head = model.text_recognizer
+        return {
+            "recognizer_kind": "ctc",
+            "alphabet": head.codec.alphabet,
+            "case_sensitive": bool(head.codec.case_sensitive),
+            "thresholds": {"detection": float(roi_head.test_cfg.score_thr),
+                           "recognition": float(head.recognition_threshold)},
+            "num_classes": int(head.codec.num_classes),
+            "crop": head.crop_spec.as_dict(),
+        }
     text_head = roi_head.text_head
     codec = text_head.codec
     return {
+        "recognizer_kind": "attention",
         "alphabet": codec.alphabet,
         "case_sensitive": bool(codec.case_sensitive),
         "max_length": int(codec.max_length),
@@ -168,9 +182,11 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
     model = model.cpu().eval()
     input_size = (int(cfg.input_size[0]), int(cfg.input_size[1]))
 
-    stages = ["trace detector", "trace encoder", "trace decoder"]
+    facts = _model_facts(model)
+    roles = KIND_ROLES[facts["recognizer_kind"]]
+    stages = [f"trace {role}" for role in roles]
     if not onnx_only:
-        stages += [f"convert {role}" for role in ROLES] + [f"save {role} IR" for role in ROLES]
+        stages += [f"convert {role}" for role in roles] + [f"save {role} IR" for role in roles]
     stages.append(f"write {EXPORT_CONFIG_FILE}")
     seconds: dict[str, float] = {}
     output_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -183,31 +199,20 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
         return _Timer(seconds, name.split()[0], bar)
 
     try:
-        facts = _model_facts(model)
-        text_head = model.roi_head.text_head
         with torch.no_grad():
             with stage("trace detector"):
                 detector = DetectorGraph(model, input_size).eval()
                 export_onnx(detector, (_trace_image(input_size),), work / ONNX_FILES["detector"],
-                            (DETECTOR_INPUT,), DETECTOR_OUTPUTS, custom_opsets=CUSTOM_OPSETS)
-            channels, size = facts["text_feature_channels"], facts["text_feature_size"]
-            # Two words: the number of words is dynamic ("words" axes); the values don't matter to the trace.
-            with stage("trace encoder"):
-                export_onnx(text_head.encoder, (torch.zeros(2, channels, size, size),), work / ONNX_FILES["encoder"],
-                            ENCODER_INPUTS, ENCODER_OUTPUTS, {"input": {0: "words"}, "output": {0: "words"}})
-            with stage("trace decoder"):
-                decoder_args = (torch.zeros(2, dtype=torch.long),
-                                torch.zeros(1, 2, facts["decoder_hidden_size"]),
-                                torch.zeros(2, size * size, facts["encoder_channels"]))
-                export_onnx(text_head.decoder, decoder_args, work / ONNX_FILES["decoder"], DECODER_INPUTS,
-                            DECODER_OUTPUTS,
-                            {"prev_symbol": {0: "words"}, "prev_hidden": {1: "words"},
-                             "encoder_outputs": {0: "words"}, "output": {0: "words"}, "hidden": {1: "words"}})
+                            (DETECTOR_INPUT,), detector.output_names, custom_opsets=CUSTOM_OPSETS)
+            if facts["recognizer_kind"] == "ctc":
+                _trace_crop_recognizer(model.text_recognizer, work, stage)
+            else:
+                _trace_attention_recognizer(model.roi_head.text_head, facts, work, stage)
 
         export_id = uuid.uuid4().hex
         files_sha256 = None
         if not onnx_only:
-            files_sha256 = _write_irs(work, precision, export_id, stage)
+            files_sha256 = _write_irs(work, roles, precision, export_id, stage)
         with stage(f"write {EXPORT_CONFIG_FILE}"):
             config = _export_config(cfg, facts, input_size, precision, weights_sha256, export_id, files_sha256)
             write_export_config(work, config)
@@ -221,13 +226,39 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
     return ExportResult(output_dir=output_dir, config=config, files=files, seconds=seconds)
 
 
-def _write_irs(work: Path, precision: str, export_id: str, stage) -> dict[str, str]:
+def _trace_crop_recognizer(head: nn.Module, work: Path, stage) -> None:
+    """ctc kind: ``crops`` [N, 3, H, W] raw BGR -> ``logits`` [N, W / stride, V], N and W dynamic."""
+    spec = head.crop_spec
+    with stage("trace recognizer"):
+        export_onnx(CropRecognizerGraph(head).eval(), (torch.full((2, 3, spec.height, spec.min_width), 127.5),),
+                    work / ONNX_FILES["recognizer"], RECOGNIZER_INPUTS, RECOGNIZER_OUTPUTS,
+                    {"crops": {0: "words", 3: "width"}, "logits": {0: "words", 1: "frames"}})
+
+
+def _trace_attention_recognizer(text_head: nn.Module, facts: dict, work: Path, stage) -> None:
+    """attention kind: the text encoder and the one-step decoder (Open Model Zoo's layout), N dynamic."""
+    channels, size = facts["text_feature_channels"], facts["text_feature_size"]
+    # Two words: the number of words is dynamic ("words" axes); the values don't matter to the trace.
+    with stage("trace encoder"):
+        export_onnx(text_head.encoder, (torch.zeros(2, channels, size, size),), work / ONNX_FILES["encoder"],
+                    ENCODER_INPUTS, ENCODER_OUTPUTS, {"input": {0: "words"}, "output": {0: "words"}})
+    with stage("trace decoder"):
+        decoder_args = (torch.zeros(2, dtype=torch.long),
+                        torch.zeros(1, 2, facts["decoder_hidden_size"]),
+                        torch.zeros(2, size * size, facts["encoder_channels"]))
+        export_onnx(text_head.decoder, decoder_args, work / ONNX_FILES["decoder"], DECODER_INPUTS,
+                    DECODER_OUTPUTS,
+                    {"prev_symbol": {0: "words"}, "prev_hidden": {1: "words"},
+                     "encoder_outputs": {0: "words"}, "output": {0: "words"}, "hidden": {1: "words"}})
+
+
+def _write_irs(work: Path, roles: tuple[str, ...], precision: str, export_id: str, stage) -> dict[str, str]:
     import openvino as ov
 
     from ..training.checkpoint import sha256_of
 
     models = {}
-    for role in ROLES:
+    for role in roles:
         with stage(f"convert {role}"):
             model = ov.convert_model(str(work / ONNX_FILES[role]))
             # One name per tensor: the exporter's internal names (e.g. "/Squeeze_output_0") otherwise ride along.
@@ -240,7 +271,7 @@ def _write_irs(work: Path, precision: str, export_id: str, stage) -> dict[str, s
                 model.set_rt_info(value, [section, key])
             models[role] = model
     hashes = {}
-    for role in ROLES:
+    for role in roles:
         with stage(f"save {role} IR"):
             xml = work / IR_FILES[role]
             ov.save_model(models[role], str(xml), compress_to_fp16=(precision == "FP16"))
@@ -255,26 +286,25 @@ def _export_config(cfg: Config, facts: dict, input_size: tuple[int, int], precis
     import text_spotting
 
     template = cfg.get("template", {})
+    kind = facts["recognizer_kind"]
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "template": str(template.get("name", "")),
+        "recognizer_kind": kind,
         "alphabet": facts["alphabet"],
         "case_sensitive": facts["case_sensitive"],
-        "max_length": facts["max_length"],
         "input_size": list(input_size),
         "thresholds": facts["thresholds"],
         "precision": precision,
         "source_weights_sha256": weights_sha256,
-        "text_feature_channels": facts["text_feature_channels"],
-        "encoder_channels": facts["encoder_channels"],
-        "decoder_hidden_size": facts["decoder_hidden_size"],
-        "num_classes": facts["num_classes"],
     }
+    config.update((key, facts[key]) for key in KIND_KEYS[kind])
+    roles = KIND_ROLES[kind]
     if files_sha256 is not None:
-        config["files"] = dict(IR_FILES)
+        config["files"] = {role: IR_FILES[role] for role in roles}
         config["files_sha256"] = files_sha256
-    config["onnx_files"] = dict(ONNX_FILES)
+    config["onnx_files"] = {role: ONNX_FILES[role] for role in roles}
     config["export_id"] = export_id
     config["exported_with"] = {"torch": str(torch.__version__), "openvino": str(ov.get_version()),
                                "text_spotting": str(text_spotting.__version__)}

@@ -9,15 +9,17 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.structures import InstanceData
 
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox2roi
+from ..geometry import bbox_to_quad
 from ..models.text_recognition_head import greedy_decode
+from ..models.word_crops import word_quad
 from ..templates import load_config
 from ..training.checkpoint import CheckpointError, load_weights, sha256_of
 from .latency import LATENCY_KEYS, StageClock
-from .processing import NetworkDetections, fit_and_pad, texts_from_symbols, words_from_detections
+from .processing import (NetworkDetections, fit_and_pad, set_texts, texts_from_symbols, word_crops,
+                         words_from_detections)
 from .words import SpottedWord
 
 
@@ -29,6 +31,21 @@ def legible_gt_words(sample) -> tuple[torch.Tensor, list[str]]:
     scale = torch.tensor([scale_w, scale_h, scale_w, scale_h], dtype=torch.float32)
     boxes = torch.tensor([inst["bbox"] for inst in legible], dtype=torch.float32).reshape(-1, 4) * scale
     return boxes, [inst.get("text", "") for inst in legible]
+
+
+def legible_gt_quads(sample) -> list[np.ndarray]:
+    """The quadrilaterals ``[4, 2]`` of the same words as :func:`legible_gt_words`, scaled into the network input:
+    each polygon's :func:`~text_spotting.models.word_crops.word_quad` (its box when it has no polygon)."""
+    scale = np.array(sample.metainfo["scale_factor"], dtype=np.float64)
+    quads = []
+    for inst in sample.metainfo["instances"]:
+        if inst.get("ignore_flag", 0):
+            continue
+        parts = [part for part in inst.get("mask") or [] if len(part) >= 6]
+        quad = word_quad(np.concatenate([np.reshape(p, (-1, 2)) for p in parts])) if parts \
+            else bbox_to_quad(inst["bbox"])
+        quads.append(quad * scale)
+    return quads
 
 
 class EagerTextSpotter:
@@ -96,21 +113,10 @@ class EagerTextSpotter:
         """
         data = self.model.data_preprocessor(batch, False)
         inputs, samples = data["inputs"], data["data_samples"]
-        features = self.model.extract_feat(inputs)
-        proposals = self.model.rpn_head.predict(features, samples, rescale=False)
-        results = self.model.roi_head.predict(features, proposals, samples, rescale=True)
-        samples = self.model.add_pred_to_datasample(samples, results)
-        gt_readings = self._read_gt_words(features, samples) if read_gt_words else None
+        samples = self.model.predict(inputs, samples, rescale=True)
+        gt_readings = self.model.read_words(inputs, [legible_gt_quads(s) for s in samples]) if read_gt_words \
+            else None
         return samples, gt_readings
-
-    def _read_gt_words(self, features, samples) -> list[list[str]]:
-        boxes = []
-        for sample in samples:
-            instances = InstanceData()
-            instances.bboxes = legible_gt_words(sample)[0].to(self.device)
-            boxes.append(instances)
-        read = self.model.roi_head.predict_text(features, boxes)
-        return [list(instances.texts) for instances in read]
 
     def predict(self, images: Sequence[np.ndarray] | np.ndarray, keep_masks: bool = False) -> list[list[SpottedWord]]:
         """Words in each BGR image (``[H, W, 3]`` uint8, any size), in its own pixel coordinates."""
@@ -123,13 +129,27 @@ class EagerTextSpotter:
             padded, scale = fit_and_pad(image, self.input_size)
             latency["preprocess"] += (time.perf_counter() - start) * 1000
             detections = self.detect(padded, latency)
-            stamp = time.perf_counter()
-            results.append(words_from_detections(detections.boxes, detections.masks, detections.texts,
-                                                 detections.text_scores, scale, image.shape, keep_masks))
-            latency["postprocess"] += (time.perf_counter() - stamp) * 1000
+            clock = StageClock(latency)
+            words = words_from_detections(detections.boxes, detections.masks, detections.texts,
+                                          detections.text_scores, scale, image.shape, keep_masks)
+            clock.lap("postprocess")
+            if self.model.text_recognizer is not None and words:
+                self._read_crops(words, padded, scale, clock)
+            results.append(words)
             latency["total"] += (time.perf_counter() - start) * 1000
         self.last_latency_ms = latency
         return results
+
+    @torch.no_grad()
+    def _read_crops(self, words: list[SpottedWord], padded: np.ndarray, scale: float, clock: StageClock) -> None:
+        """ctc kind: reads every word from its crop of the network input (the IR path's code, see
+        ``processing.word_crops``) and sets the texts in place."""
+        head = self.model.text_recognizer
+        crops = torch.from_numpy(word_crops(words, padded, scale, head.crop_spec))
+        clock.lap("crops")
+        texts, scores = head.read_crops(((crops - 127.5) / 127.5).to(self.device))
+        set_texts(words, texts, scores.numpy())
+        clock.lap("recognizer")
 
     @torch.no_grad()
     def detect(self, padded: np.ndarray, latency: dict | None = None) -> NetworkDetections:
@@ -164,6 +184,12 @@ class EagerTextSpotter:
         mask_logits = roi_head._mask_forward(features, rois)["mask_preds"]
         labels = found.labels if not roi_head.mask_head.class_agnostic else torch.zeros_like(found.labels)
         masks = mask_logits.sigmoid()[torch.arange(len(found)), labels]
+        boxes = torch.cat([found.bboxes, found.scores[:, None]], dim=1).cpu().numpy()
+        masks = masks.cpu().numpy()
+        if not roi_head.with_text:  # ctc kind: the words are read from crops once their quads are known
+            clock.lap("detector")
+            return NetworkDetections(boxes=boxes, masks=masks, texts=[""] * len(boxes),
+                                     text_scores=np.zeros(len(boxes), np.float32))
         text_features = roi_head._text_feats(features, rois)
         clock.lap("detector")
 
@@ -175,7 +201,5 @@ class EagerTextSpotter:
         texts = texts_from_symbols(symbols.cpu().numpy(), text_scores, text_head.codec,
                                    text_head.recognition_threshold)
         clock.lap("decoder")
-        boxes = torch.cat([found.bboxes, found.scores[:, None]], dim=1)
-        return NetworkDetections(boxes=boxes.cpu().numpy(), masks=masks.cpu().numpy(), texts=texts,
-                                 text_scores=text_scores)
+        return NetworkDetections(boxes=boxes, masks=masks, texts=texts, text_scores=text_scores)
 

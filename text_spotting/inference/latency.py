@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import time
 
-#: Keys of ``last_latency_ms`` (milliseconds): resize/pad/normalize, the detector network (backbone to masks and
-#: recognition RoI features), the text encoder, the text decoder loop (and symbols -> words), mask pasting and
-#: quadrilaterals, and the whole call.
-LATENCY_KEYS = ("preprocess", "detector", "encoder", "decoder", "postprocess", "total")
+#: Keys of ``last_latency_ms`` (milliseconds): resize/pad/normalize, the detector network (backbone to masks and,
+#: attention kind, recognition RoI features), the attention text encoder, its decoder loop (and symbols -> words),
+#: mask pasting and quadrilaterals, cutting the word crops and the CTC recognizer (ctc kind), and the whole call.
+#: A stage a model does not have stays 0.
+LATENCY_KEYS = ("preprocess", "detector", "encoder", "decoder", "postprocess", "crops", "recognizer", "total")
 
 
 class StageClock:

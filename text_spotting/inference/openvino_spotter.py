@@ -19,17 +19,22 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..models.ctc import CTCCodec, ctc_texts, softmax
 from ..models.text_codec import EOS_INDEX, SOS_INDEX, TextCodec
+from ..models.word_crops import CropSpec
 from .errors import InferenceError
 from .latency import LATENCY_KEYS, StageClock
-from .processing import NetworkDetections, fit_and_pad, texts_from_symbols, words_from_detections
+from .processing import (NetworkDetections, fit_and_pad, set_texts, texts_from_symbols, word_crops,
+                         words_from_detections)
 from .words import SpottedWord
 
-#: The three networks of an export and the names of their inputs and outputs (SPEC §4).
+#: The networks of an export and the names of their inputs and outputs (SPEC §4): the detector, then the attention
+#: kind's encoder and decoder or the ctc kind's crop recognizer.
 NETWORK_PORTS = {
-    "detector": (("image",), ("boxes", "labels", "masks", "text_features")),
+    "detector": (("image",), ("boxes", "labels", "masks")),
     "encoder": (("input",), ("output",)),
     "decoder": (("prev_symbol", "prev_hidden", "encoder_outputs"), ("output", "hidden")),
+    "recognizer": (("crops",), ("logits",)),
 }
 
 
@@ -52,9 +57,8 @@ class _InferRequests:
     """One infer request of each network: what one image in flight needs."""
 
     def __init__(self, compiled: dict):
-        self.detector = compiled["detector"].create_infer_request()
-        self.encoder = compiled["encoder"].create_infer_request()
-        self.decoder = compiled["decoder"].create_infer_request()
+        for role, network in compiled.items():
+            setattr(self, role, network.create_infer_request())
 
 
 class OpenVINOTextSpotter:
@@ -85,7 +89,7 @@ class OpenVINOTextSpotter:
                  num_requests: int = 1):
         import openvino as ov
 
-        from ..export import ExportFormatError, load_export_config, resolve_export_dir
+        from ..export import ExportFormatError, load_export_config, recognizer_kind, resolve_export_dir
 
         if int(num_requests) < 1:
             raise ValueError(f"num_requests must be at least 1, got {num_requests}")
@@ -100,15 +104,21 @@ class OpenVINOTextSpotter:
             raise InferenceError(f"{path}: not the detector of the export in {self.export_dir} (expected "
                                  f"{self.files['detector'].name} or its .bin, or the directory)")
         self.input_size = tuple(int(v) for v in self.config["input_size"])
-        self.codec = TextCodec(self.config["alphabet"], int(self.config["max_length"]),
-                               case_sensitive=bool(self.config.get("case_sensitive", False)))
+        self.recognizer_kind = recognizer_kind(self.config)
+        case_sensitive = bool(self.config.get("case_sensitive", False))
+        if self.recognizer_kind == "ctc":
+            self.codec = CTCCodec(self.config["alphabet"], case_sensitive=case_sensitive)
+            self.crop_spec = CropSpec(**self.config["crop"])
+        else:
+            self.codec = TextCodec(self.config["alphabet"], int(self.config["max_length"]),
+                                   case_sensitive=case_sensitive)
         self.recognition_threshold = float(self.config["thresholds"]["recognition"])
         self.device = device
         self.num_threads = num_threads
         self.num_requests = int(num_requests)
 
         core = ov.Core()
-        models = {role: self._read_network(core, role) for role in NETWORK_PORTS}
+        models = {role: self._read_network(core, role) for role in self.config["files"]}
         compile_config = {"PERFORMANCE_HINT": "LATENCY" if self.num_requests == 1 else "THROUGHPUT"}
         if self.num_requests > 1:
             compile_config["PERFORMANCE_HINT_NUM_REQUESTS"] = str(self.num_requests)
@@ -121,10 +131,11 @@ class OpenVINOTextSpotter:
             except RuntimeError as error:
                 raise InferenceError(f"{self.files[role]}: cannot be compiled for {device}: "
                                      f"{_first_line(error)}") from None
-        decoder_inputs = {port.get_any_name(): port for port in self._compiled["decoder"].inputs}
-        self._symbol_dtype = decoder_inputs["prev_symbol"].get_element_type().to_dtype()
-        self.hidden_size = int(self.config.get("decoder_hidden_size")
-                               or decoder_inputs["prev_hidden"].get_partial_shape()[2].get_length())
+        if self.recognizer_kind == "attention":
+            decoder_inputs = {port.get_any_name(): port for port in self._compiled["decoder"].inputs}
+            self._symbol_dtype = decoder_inputs["prev_symbol"].get_element_type().to_dtype()
+            self.hidden_size = int(self.config.get("decoder_hidden_size")
+                                   or decoder_inputs["prev_hidden"].get_partial_shape()[2].get_length())
 
         self._idle_requests: queue.Queue[_InferRequests] = queue.Queue()
         for _ in range(self.num_requests):
@@ -143,6 +154,8 @@ class OpenVINOTextSpotter:
         except RuntimeError as error:
             raise InferenceError(f"{xml}: cannot be read as an OpenVINO IR: {_first_line(error)}") from None
         inputs, outputs = NETWORK_PORTS[role]
+        if role == "detector" and self.recognizer_kind == "attention":
+            outputs = outputs + ("text_features",)
         for kind, names, ports in (("input", inputs, model.inputs), ("output", outputs, model.outputs)):
             found = {name for port in ports for name in port.get_names()}
             missing = [name for name in names if name not in found]
@@ -208,8 +221,24 @@ class OpenVINOTextSpotter:
         words = words_from_detections(detections.boxes, detections.masks, detections.texts, detections.text_scores,
                                       scale, image.shape, keep_masks)
         latency["postprocess"] += (time.perf_counter() - stamp) * 1000
+        if self.recognizer_kind == "ctc" and words:
+            self._read_crops(words, padded, scale, StageClock(latency))
         latency["total"] = (time.perf_counter() - start) * 1000
         return words, latency
+
+    def _read_crops(self, words: list[SpottedWord], padded: np.ndarray, scale: float, clock: StageClock) -> None:
+        """ctc kind: all words of the image in one recognizer call; sets their texts in place."""
+        crops = word_crops(words, padded, scale, self.crop_spec)
+        clock.lap("crops")
+        requests = self._idle_requests.get()
+        try:
+            requests.recognizer.infer({"crops": crops}, share_inputs=True)
+            logits = requests.recognizer.get_tensor("logits").data
+            texts, scores = ctc_texts(softmax(logits, axis=2), self.codec, self.recognition_threshold)
+        finally:
+            self._idle_requests.put(requests)
+        set_texts(words, texts, scores)
+        clock.lap("recognizer")
 
     def _run_networks(self, blob: np.ndarray, requests: _InferRequests, clock: StageClock) -> NetworkDetections:
         detector = requests.detector
@@ -219,6 +248,10 @@ class OpenVINOTextSpotter:
             clock.lap("detector")
             return NetworkDetections.empty()
         masks = detector.get_tensor("masks").data.copy()
+        if self.recognizer_kind == "ctc":  # the words are read from crops once their quads are known
+            clock.lap("detector")
+            return NetworkDetections(boxes=boxes, masks=masks, texts=[""] * len(boxes),
+                                     text_scores=np.zeros(len(boxes), np.float32))
         text_features = detector.get_tensor("text_features").data
         clock.lap("detector")
 

@@ -15,9 +15,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..evaluation.text_spotting_metric import mask_quad
-from ..geometry import bbox_to_quad
+from ..geometry import bbox_to_quad, mask_quad
 from ..models.text_codec import TextCodec
+from ..models.word_crops import CropSpec, cut_word_crops
 from .words import SpottedWord
 
 #: Mask probabilities at or above this are foreground (mmdet's ``mask_thr_binary``).
@@ -213,3 +213,16 @@ def words_from_detections(boxes: np.ndarray, masks: np.ndarray, texts: Sequence[
                                  bbox=bbox, score=float(score), text=str(text), text_score=float(text_score),
                                  mask=full_mask))
     return words
+
+
+def word_crops(words: Sequence[SpottedWord], padded: np.ndarray, scale: float, spec: CropSpec) -> np.ndarray:
+    """Raw BGR crops ``[N, 3, H, Wp]`` float32 of the words (their quads, in original image pixels) cut from the
+    fitted-and-padded network input they were found in: what a CTC recognizer reads (SPEC §4, ``crops``)."""
+    quads = [np.asarray(word.quad, dtype=np.float64) * scale for word in words]
+    return cut_word_crops(padded, quads, spec, pad_value=127.5)[0]
+
+
+def set_texts(words: Sequence[SpottedWord], texts: Sequence[str], text_scores: np.ndarray) -> None:
+    """Gives each word its text and text confidence (in place)."""
+    for word, text, score in zip(words, texts, np.asarray(text_scores, dtype=np.float32).reshape(-1)):
+        word.text, word.text_score = str(text), float(score)

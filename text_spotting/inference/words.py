@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..evaluation.text_spotting_metric import predicted_polygons
+from ..geometry import as_array as _numpy, predicted_polygons
 
 
 @dataclass
@@ -17,7 +17,8 @@ class SpottedWord:
         bbox: ``[4]`` x1, y1, x2, y2.
         score: detection confidence.
         text: the word read ('' when the text confidence is below the template's recognition threshold).
-        text_score: product of the per-character top-1 probabilities.
+        text_score: the recognizer's confidence: the product of the per-character top-1 probabilities (attention
+            kind) or their mean (ctc kind).
         mask: ``[H, W]`` bool mask over the whole image, or None when not kept.
     """
 
@@ -27,10 +28,6 @@ class SpottedWord:
     text: str
     text_score: float
     mask: np.ndarray | None = None
-
-
-def _numpy(value) -> np.ndarray:
-    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
 
 
 def words_from_instances(pred_instances, keep_masks: bool = False) -> list[SpottedWord]:

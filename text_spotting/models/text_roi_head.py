@@ -19,7 +19,8 @@ class TextRoIHead(StandardRoIHead):
     """``StandardRoIHead`` (box + mask) plus a recognition head reading each detected word.
 
     Args:
-        text_roi_extractor: RoI extractor of the recognition branch (``SingleRoIExtractor`` with a 28x28 RoIAlign).
+        text_roi_extractor: RoI extractor of the recognition branch (``SingleRoIExtractor`` with a 28x28 RoIAlign);
+            None (with ``text_head`` None) for a model that reads words with a crop recognizer instead.
         text_head: a ``TextRecognitionHead`` config; its ``in_channels`` is the extractor's ``out_channels``.
         **kwargs: everything ``StandardRoIHead`` takes.
 
@@ -34,10 +35,14 @@ class TextRoIHead(StandardRoIHead):
 
     TEXT_SAMPLER_KEYS = frozenset({'iou_thr', 'max_per_batch'})
 
-    def __init__(self, text_roi_extractor: ConfigType, text_head: ConfigType, **kwargs) -> None:
+    def __init__(self, text_roi_extractor: ConfigType | None = None, text_head: ConfigType | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
-        self.text_roi_extractor = MODELS.build(text_roi_extractor)
-        self.text_head = MODELS.build(text_head)
+        if (text_roi_extractor is None) != (text_head is None):
+            raise ValueError("TextRoIHead: give both text_roi_extractor and text_head, or neither (a model whose "
+                             "words are read by a crop recognizer)")
+        self.text_roi_extractor = MODELS.build(text_roi_extractor) if text_roi_extractor else None
+        self.text_head = MODELS.build(text_head) if text_head else None
 
     def init_assigner_sampler(self) -> None:
         super().init_assigner_sampler()
