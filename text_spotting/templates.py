@@ -193,6 +193,12 @@ def _set_thresholds(cfg: Config, detection: float | None, recognition: float | N
         _recognizer_cfg(cfg).recognition_threshold = float(recognition)
 
 
+def config_thresholds(cfg: Config) -> dict[str, float]:
+    """The inference thresholds a config holds: ``{'detection': ..., 'recognition': ...}``."""
+    return {"detection": float(cfg.model.test_cfg.rcnn.score_thr),
+            "recognition": float(_recognizer_cfg(cfg).recognition_threshold or 0.0)}
+
+
 def recognizer_kind(cfg: Config) -> str:
     """``'ctc'`` for a model with a crop recognizer (``model.text_recognizer``), else ``'attention'``."""
     return "ctc" if cfg.model.get("text_recognizer") else "attention"

@@ -74,24 +74,47 @@ def draw_ground_truth(image: np.ndarray, words: Iterable[tuple[Sequence, str, bo
     return canvas
 
 
-def draw_predictions(image: np.ndarray, words, masks: bool = True, scores: bool = True) -> np.ndarray:
-    """Copy of a BGR image with ``SpottedWord``s drawn: mask tint, quadrilateral, text and confidences below it."""
+def draw_predictions(image: np.ndarray, words, masks: bool = True, scores: bool = True,
+                     labels: Sequence[str] | None = None,
+                     colors: Sequence[tuple[int, int, int]] | None = None) -> np.ndarray:
+    """Copy of a BGR image with ``SpottedWord``s drawn: mask tint, quadrilateral, text and confidences below it.
+
+    ``labels`` replace the texts and confidences, ``colors`` (BGR, one per word) the single prediction colour."""
     canvas = image.copy()
+    colors = colors if colors is not None else [PREDICTION_COLOR] * len(words)
     if masks:
         tint = canvas.copy()
-        for word in words:
+        for word, color in zip(words, colors):
             if word.mask is not None:
-                tint[word.mask] = PREDICTION_COLOR
+                tint[word.mask] = color
         canvas = cv2.addWeighted(tint, 0.35, canvas, 0.65, 0)
-    for word in words:
+    for index, (word, color) in enumerate(zip(words, colors)):
         points = _int_points(word.quad)
-        cv2.polylines(canvas, [points], isClosed=True, color=PREDICTION_COLOR, thickness=2, lineType=cv2.LINE_AA)
-        label = word.text or "?"
-        if scores:
-            label += f" {word.score:.2f}/{word.text_score:.2f}"
+        cv2.polylines(canvas, [points], isClosed=True, color=color, thickness=2, lineType=cv2.LINE_AA)
+        if labels is not None:
+            label = labels[index]
+        else:
+            label = word.text or "?"
+            if scores:
+                label += f" {word.score:.2f}/{word.text_score:.2f}"
         x, y = int(points[:, 0].min()), int(points[:, 1].max())
-        draw_label(canvas, label, (x, y), PREDICTION_COLOR, below=True)
+        draw_label(canvas, label, (x, y), color, below=True)
     return canvas
+
+
+def track_color(track_id: int) -> tuple[int, int, int]:
+    """A bright BGR colour of a track's own (hues spread by the golden ratio, so neighbouring ids differ)."""
+    hue = int((track_id * 0.618033988749895) % 1.0 * 180)
+    return tuple(int(v) for v in cv2.cvtColor(np.uint8([[[hue, 190, 255]]]), cv2.COLOR_HSV2BGR)[0, 0])
+
+
+def draw_tracks(image: np.ndarray, tracks, masks: bool = True, scores: bool = True) -> np.ndarray:
+    """Copy of a BGR image with tracked words (``TrackedWord``s) drawn in their track's colour, labelled
+    ``#<id> <voted text>`` and, with ``scores``, the voted text's share of the vote."""
+    labels = [f"#{track.track_id} {track.text or '?'}" + (f" {track.text_score:.2f}" if scores and track.text else "")
+              for track in tracks]
+    return draw_predictions(image, tracks, masks=masks, labels=labels,
+                            colors=[track_color(track.track_id) for track in tracks])
 
 
 PANEL_TEXT_COLOR = (255, 255, 255)

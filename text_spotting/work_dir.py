@@ -12,6 +12,8 @@ SCRIPTS_DIR = REPO_ROOT / "tools"
 # The per-model scripts a work dir gets (SPEC §3); each finds template.yaml next to itself.
 WORK_DIR_SCRIPTS = ("train.py", "eval.py", "export.py", "visualize.py")
 SNAPSHOT = "snapshot.pth"
+# Licence files a template ships beside weights derived from someone else's (they travel with the weights).
+LICENCE_FILES = ("NOTICE", "LICENSE-weights")
 
 
 class WorkDirError(ValueError):
@@ -19,7 +21,8 @@ class WorkDirError(ValueError):
 
 
 def instantiate_template(template: str | Path, work_dir: str | Path, force: bool = False) -> list[Path]:
-    """Writes template.yaml, model.py (resolved config), the scripts and snapshot.pth into ``work_dir``.
+    """Writes template.yaml, model.py (resolved config), the scripts, snapshot.pth and the template's licence files
+    (``NOTICE``, ``LICENSE-weights``) into ``work_dir``.
 
     Returns the written paths. Refuses a non-empty ``work_dir`` unless ``force``.
     """
@@ -60,4 +63,8 @@ def instantiate_template(template: str | Path, work_dir: str | Path, force: bool
     if weights:
         shutil.copyfile(source, work_dir / SNAPSHOT)
         written.append(work_dir / SNAPSHOT)
+    for name in LICENCE_FILES:
+        if (template_dir / name).is_file():
+            shutil.copyfile(template_dir / name, work_dir / name)
+            written.append(work_dir / name)
     return written

@@ -6,6 +6,11 @@ in the corner. Run the copy in a work dir:
     python visualize.py --load-weights export/model.xml --video 0                     # webcam, in a window
     python visualize.py --load-weights snapshot.pth --video street.mp4 --no-show --output street_text.mp4
     python visualize.py --load-weights export/model.xml --images photos/ --output annotated/
+    python visualize.py --load-weights snapshot.pth --video street.mp4 --no-show --save-tracks-to street_tracks.jsonl
+
+On a video or a webcam the words are tracked from frame to frame (--no-track: each frame on its own): each word keeps
+an id and shows the text voted over its recent readings, so boxes and texts do not flicker; --save-tracks-to writes
+the tracks (frame, id, quad, text, score) as JSON lines.
 
 Without a screen (--no-show, or no $DISPLAY) the frames are written: an annotated mp4 for a video, one .jpg per
 image for images (default place: outputs/visualize/). In the window Esc or q quits; a video file ends at its last
@@ -48,9 +53,19 @@ def parse_args(argv=None):
     parser.add_argument("--async-requests", type=int, default=2,
                         help="frames in flight at once for an IR (OpenVINO infer requests; default 2). 1 = one "
                              "frame at a time (lowest latency). A checkpoint always runs one at a time")
+    parser.add_argument("--track", action=argparse.BooleanOptionalAction, default=None,
+                        help="follow words from frame to frame: stable ids and texts voted over each word's recent "
+                             "readings (default: on for --video, off for --images)")
+    parser.add_argument("--save-tracks-to", type=Path, metavar="FILE",
+                        help="also write the tracks as JSON lines, one per track and frame: frame, id, quad, text "
+                             "(voted), text_score (its vote share), score (detection), missed (needs tracking)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar while writing")
     add_template_argument(parser, __file__)
     args = parser.parse_args(argv)
+    if args.track is None:
+        args.track = args.video is not None
+    if args.save_tracks_to is not None and not args.track:
+        parser.error("--save-tracks-to needs tracking (on by default for --video; --track for --images)")
     if args.limit < 0:
         parser.error("--limit must be 0 (all) or more")
     if args.async_requests < 1:
@@ -71,6 +86,7 @@ def main(argv=None) -> int:
         print("note: no display ($DISPLAY is not set): writing the annotated frames instead of showing them")
 
     from text_spotting.inference import EagerTextSpotter, load_text_spotter
+    from text_spotting.inference.tracking import WordTracker
 
     if args.threads:
         import torch
@@ -81,7 +97,8 @@ def main(argv=None) -> int:
     if isinstance(spotter, EagerTextSpotter) and args.async_requests > 1 and args.video is not None:
         print("note: a checkpoint runs one frame at a time; export it (tools/export.py) for async requests")
     print(f"{source.description} -> {'window' if show else 'files'}")
-    run = run_visualization(spotter, source, output=args.output, show=show, progress=not args.no_progress)
+    run = run_visualization(spotter, source, output=args.output, show=show, progress=not args.no_progress,
+                            tracker=WordTracker() if args.track else None, tracks_file=args.save_tracks_to)
     for note in run.notes:
         print(f"note: {note}")
     summary = f"{run.frames} frame{'s' if run.frames != 1 else ''}"
@@ -89,7 +106,11 @@ def main(argv=None) -> int:
         summary += f", {run.fps:.1f} FPS"
     if run.stopped_early:
         summary += ", stopped before the end"
+    if args.track:
+        summary += f", {run.tracks} track{'s' if run.tracks != 1 else ''} ({run.tracker_ms:.2f} ms/frame tracking)"
     print(summary + (f"; written to {run.output}" if run.output else ""))
+    if run.tracks_file:
+        print(f"tracks written to {run.tracks_file}")
     return 0
 
 

@@ -5,11 +5,14 @@ Frames come from a :class:`FrameSource` (:func:`open_frame_source`), go through 
 :func:`spot_frames` (an ``OpenVINOTextSpotter`` with several infer requests keeps that many frames in flight, so a
 camera is read while the previous frames are being spotted), are drawn with
 :func:`~text_spotting.visualization.draw_predictions` plus an FPS / stage-latency panel, and end in a window
-(:class:`Window`), an mp4 file (:class:`VideoFileSink`) or one image per input (:class:`ImageFolderSink`).
+(:class:`Window`), an mp4 file (:class:`VideoFileSink`) or one image per input (:class:`ImageFolderSink`). With a
+:class:`~.tracking.WordTracker` the words are followed from frame to frame and drawn with their track ids and voted
+texts, and the tracks can be written to a JSON-lines file (:class:`TrackFileSink`).
 """
 from __future__ import annotations
 
 import collections
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,8 +22,9 @@ from typing import Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from ..visualization import draw_info_panel, draw_predictions, speed_lines
+from ..visualization import draw_info_panel, draw_predictions, draw_tracks, speed_lines
 from .timing import IMAGE_SUFFIXES, image_files
+from .tracking import TrackedWord, WordTracker, track_record
 from .words import SpottedWord
 
 #: Frame rate written for a camera (or a file that does not say its own).
@@ -54,11 +58,13 @@ class Frame:
 
 @dataclass
 class SpottedFrame:
-    """A frame with the words found in it and the spotter's milliseconds per stage for it."""
+    """A frame with the words found in it and the spotter's milliseconds per stage for it; ``tracks``: the
+    tracker's words of this frame (None when not tracking)."""
 
     frame: Frame
     words: list[SpottedWord]
     latency_ms: dict[str, float] = field(default_factory=dict)
+    tracks: list[TrackedWord] | None = None
 
 
 def _quiet_opencv_video_logs() -> None:
@@ -236,11 +242,19 @@ def spot_frames(spotter, frames: Iterable[Frame], keep_masks: bool = True) -> It
         yield SpottedFrame(frame, words, dict(spotter.last_latency_ms))
 
 
+#: Stages whose milliseconds the overlay shows, in this order (the tracker's when tracking).
+OVERLAY_STAGES = ("detector", "encoder", "decoder", "tracker")
+
+
 def annotate(spotted: SpottedFrame, fps: float | None = None) -> np.ndarray:
-    """The frame with its words drawn (masks, quadrilaterals, texts and confidences) and the FPS / detector /
-    encoder / decoder milliseconds in the top-left corner."""
-    canvas = draw_predictions(spotted.frame.image, spotted.words)
-    return draw_info_panel(canvas, speed_lines(fps, spotted.latency_ms))
+    """The frame with its words drawn (masks, quadrilaterals, texts and confidences; when tracked, the tracks'
+    ids and voted texts in each track's colour) and the FPS / detector / encoder / decoder (/ tracker)
+    milliseconds in the top-left corner."""
+    if spotted.tracks is not None:
+        canvas = draw_tracks(spotted.frame.image, spotted.tracks)
+    else:
+        canvas = draw_predictions(spotted.frame.image, spotted.words)
+    return draw_info_panel(canvas, speed_lines(fps, spotted.latency_ms, OVERLAY_STAGES))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -296,6 +310,30 @@ class ImageFolderSink:
 
     def close(self) -> None:
         """Nothing to finish: every image is complete once written."""
+
+
+class TrackFileSink:
+    """Writes the tracks shown in each frame as JSON lines, one line per track and frame
+    (:func:`~.tracking.track_record`: frame, id, quad, text, text_score, score, missed).
+
+    Raises:
+        FrameSourceError: the file cannot be created.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "w", encoding="utf-8")
+        except OSError as error:
+            raise FrameSourceError(f"{self.path}: cannot write the tracks file ({error.strerror})") from None
+
+    def write(self, frame_index: int, tracks: Sequence[TrackedWord]) -> None:
+        for tracked in tracks:
+            self._file.write(json.dumps(track_record(frame_index, tracked), ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def display_available() -> bool:
@@ -361,19 +399,27 @@ def resolve_output(source: FrameSource, output: str | Path | None) -> Path:
 @dataclass
 class VisualizationRun:
     """How a run went: frames drawn, where they were written (None when only shown), the mean FPS of the video
-    loop, and whether the user quit (Esc/q, Ctrl+C) before the end."""
+    loop, whether the user quit (Esc/q, Ctrl+C) before the end and, when tracking, how many tracks there were
+    (distinct ids), the tracker's mean milliseconds per frame and where the tracks file went."""
 
     frames: int
     output: Path | None
     fps: float
     stopped_early: bool = False
     notes: list[str] = field(default_factory=list)
+    tracks: int = 0
+    tracker_ms: float = 0.0
+    tracks_file: Path | None = None
 
 
 def run_visualization(spotter, source: FrameSource, output: str | Path | None = None, show: bool = True,
-                      progress: bool = True) -> VisualizationRun:
+                      progress: bool = True, tracker: WordTracker | None = None,
+                      tracks_file: str | Path | None = None) -> VisualizationRun:
     """Spots every frame of ``source``, draws it and shows it (``show``) and/or writes it (``output``; see
     :func:`resolve_output`).
+
+    With a ``tracker`` each frame's words go through it and the tracks are drawn (ids, voted texts); with
+    ``tracks_file`` too, they are written there as JSON lines (:class:`TrackFileSink`).
 
     When ``show`` is asked for but no window can be opened, the frames are written instead (to ``output`` or the
     default place) and a note says so. A video ends cleanly at its last frame; Esc/q in the window or Ctrl+C stops
@@ -381,9 +427,13 @@ def run_visualization(spotter, source: FrameSource, output: str | Path | None = 
     """
     from tqdm import tqdm
 
+    if tracks_file is not None and tracker is None:
+        raise ValueError("a tracks file needs a tracker")
     window = Window(f"text spotting: {source.description}", wait_for_key=not source.is_video) if show else None
     target = resolve_output(source, output) if output is not None or not show else None
     sink = None
+    track_sink = TrackFileSink(tracks_file) if tracks_file is not None else None
+    tracker_ms, track_ids = [], set()
     meter, rates, frames, stopped, notes = FpsMeter(), [], 0, False, []
     bar = tqdm(total=source.count, desc=f"writing {target}" if target else "showing", unit="frame",
                disable=not progress or target is None, dynamic_ncols=True)
@@ -393,6 +443,13 @@ def run_visualization(spotter, source: FrameSource, output: str | Path | None = 
             fps = meter.tick() if source.is_video else None
             if fps:
                 rates.append(fps)
+            if tracker is not None:
+                spotted.tracks = tracker.update(spotted.words)
+                spotted.latency_ms["tracker"] = tracker.last_ms
+                tracker_ms.append(tracker.last_ms)
+                track_ids.update(tracked.track_id for tracked in spotted.tracks)
+                if track_sink is not None:
+                    track_sink.write(spotted.frame.index, spotted.tracks)
             canvas = annotate(spotted, fps)
             if window is not None:
                 try:
@@ -419,10 +476,15 @@ def run_visualization(spotter, source: FrameSource, output: str | Path | None = 
         bar.close()
         if sink is not None:
             sink.close()
+        if track_sink is not None:
+            track_sink.close()
         if window is not None:
             window.close()
         source.close()
         if hasattr(spotter, "close"):
             spotter.close()
     return VisualizationRun(frames=frames, output=target, fps=float(np.mean(rates)) if rates else 0.0,
-                            stopped_early=stopped, notes=notes)
+                            stopped_early=stopped, notes=notes,
+                            tracks=len(track_ids),
+                            tracker_ms=float(np.mean(tracker_ms)) if tracker_ms else 0.0,
+                            tracks_file=track_sink.path if track_sink is not None else None)

@@ -24,8 +24,9 @@ def _gru_flops(gru: torch.nn.GRU, batch: int) -> int:
 def count_gflops(model: torch.nn.Module, input_size: tuple[int, int], words: int = TYPICAL_WORDS) -> float:
     """GFLOPs (2 x multiply-adds) of one inference at ``input_size`` (width, height):
 
-    backbone + FPN + RPN on the whole image, the box head on the test-time number of proposals, and the mask head,
-    recognition encoder and ``max_length + 1`` decoder steps for ``words`` words. RoIAlign and NMS are not counted.
+    backbone + FPN + RPN on the whole image, the box head on the test-time number of proposals, and the mask head
+    and the recognizer for ``words`` words: the attention encoder and ``max_length + 1`` decoder steps, or the ctc
+    recognizer on crops of the minimum padded width. RoIAlign, NMS and cutting crops are not counted.
     """
     width, height = input_size
     was_training = model.training
@@ -41,7 +42,7 @@ def count_gflops(model: torch.nn.Module, input_size: tuple[int, int], words: int
         y1 = (index * 23) % max(height - 24, 1)
         return torch.stack([x1, y1, x1 + 64, y1 + 24], dim=1)
 
-    text_head = roi_head.text_head
+    crop_head = getattr(model, 'text_recognizer', None)
     with FlopCounterMode(display=False) as counter:
         features = model.extract_feat(image)
         model.rpn_head(features)
@@ -49,13 +50,20 @@ def count_gflops(model: torch.nn.Module, input_size: tuple[int, int], words: int
         roi_head._bbox_forward(features, box_rois)
         word_rois = bbox2roi([boxes(words)])
         roi_head._mask_forward(features, word_rois)
-        encoder_outputs = text_head.encode(roi_head._text_feats(features, word_rois))
-        hidden = encoder_outputs.new_zeros((1, words, text_head.decoder.hidden_size))
-        symbol = torch.zeros(words, dtype=torch.long, device=parameter.device)
-        steps = text_head.codec.sequence_length
-        for _ in range(steps):
-            logits, hidden = text_head.decoder(symbol, hidden, encoder_outputs)
-            symbol = logits.argmax(dim=1)
-    flops = counter.get_total_flops() + steps * _gru_flops(text_head.decoder.gru, words)
+        if crop_head is None:
+            text_head = roi_head.text_head
+            encoder_outputs = text_head.encode(roi_head._text_feats(features, word_rois))
+            hidden = encoder_outputs.new_zeros((1, words, text_head.decoder.hidden_size))
+            symbol = torch.zeros(words, dtype=torch.long, device=parameter.device)
+            steps = text_head.codec.sequence_length
+            for _ in range(steps):
+                logits, hidden = text_head.decoder(symbol, hidden, encoder_outputs)
+                symbol = logits.argmax(dim=1)
+        else:  # ctc kind: every word read from a crop of the minimum padded width
+            spec = crop_head.crop_spec
+            crop_head(image.new_zeros((words, 3, spec.height, spec.min_width)))
+    flops = counter.get_total_flops()
+    if crop_head is None:
+        flops += steps * _gru_flops(text_head.decoder.gru, words)
     model.train(was_training)
     return flops / 1e9
