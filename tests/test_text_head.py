@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from text_spotting.models import (EOS_INDEX, IGNORE_INDEX, SOS_INDEX, AttentionDecoderStep, TextCodec, TextEncoder,
-                                  TextRecognitionHead, flatten_encoder_outputs, greedy_decode, sequence_cross_entropy,
-                                  sinusoidal_position_encoding_2d, teacher_forced_logits)
+                                  TextRecognitionHead, class_order, flatten_encoder_outputs, greedy_decode,
+                                  reorder_alphabet, sequence_cross_entropy, sinusoidal_position_encoding_2d,
+                                  teacher_forced_logits)
 
 ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz'
 
@@ -247,3 +248,62 @@ def test_head_learns_toy_words_and_both_decoding_modes_agree(one_torch_thread):
         forced = teacher_forced_logits(head.decoder, head.encode(feats), targets).argmax(-1)
     real = targets != IGNORE_INDEX
     assert torch.equal(forced[real], targets[real])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Reordering the alphabet of trained weights (Open Model Zoo's order)
+OMZ_ORDER = 'abcdefghijklmnopqrstuvwxyz0123456789'
+
+
+def test_class_order_keeps_sos_eos_and_maps_each_character():
+    order = class_order('ab0', '0ab')
+    assert order == [SOS_INDEX, EOS_INDEX, 4, 2, 3]
+    assert TextCodec('ab0', 5).decode([[4, 2, EOS_INDEX]]) == TextCodec('0ab', 5).decode([[2, 3, EOS_INDEX]])
+    for other in ('ab', 'ab01', 'abb', 'abc'):
+        with pytest.raises(ValueError, match='not a reordering'):
+            class_order('ab0', other)
+
+
+def test_reordered_weights_read_the_same_words(one_torch_thread):
+    torch.manual_seed(0)
+    old = TextRecognitionHead(in_channels=8, alphabet=ALPHABET, max_length=6, encoder_channels=16, hidden_size=16,
+                              recognition_threshold=0.0).eval()
+    with torch.no_grad():  # a random head that reads words of letters and digits rather than near-ties
+        old.decoder.embedding.weight.mul_(3)
+        old.decoder.gru.weight_hh_l0.mul_(3)
+        old.decoder.classifier.weight.mul_(10)
+    feats = torch.randn(12, 8, 28, 28, generator=torch.Generator().manual_seed(1)) * 3
+    texts, _ = old.predict(feats)
+    assert any(c.isdigit() for c in ''.join(texts)) and any(c.isalpha() for c in ''.join(texts))
+
+    # a whole model's FP16 state dict, as a shipped snapshot holds it
+    prefix = 'roi_head.text_head.'
+    state = {prefix + name: tensor.half() for name, tensor in old.state_dict().items()}
+    state['backbone.conv.weight'] = torch.ones(2)
+    reordered = reorder_alphabet(state, ALPHABET, OMZ_ORDER, prefix=prefix)
+    assert reordered['backbone.conv.weight'] is state['backbone.conv.weight']
+    assert reordered[prefix + 'decoder.classifier.bias'].dtype == torch.float16
+    assert not torch.equal(reordered[prefix + 'decoder.embedding.weight'], state[prefix + 'decoder.embedding.weight'])
+    new = TextRecognitionHead(in_channels=8, alphabet=OMZ_ORDER, max_length=6, encoder_channels=16, hidden_size=16,
+                              recognition_threshold=0.0).eval()
+    new.load_state_dict({name[len(prefix):]: tensor.float() for name, tensor in reordered.items()
+                         if name.startswith(prefix)})
+    old.load_state_dict({name[len(prefix):]: tensor.float() for name, tensor in state.items()
+                         if name.startswith(prefix)})  # the same FP16 rounding on both sides
+    texts, scores = old.predict(feats)
+    new_texts, new_scores = new.predict(feats)
+    assert new_texts == texts and torch.allclose(new_scores, scores, rtol=1e-5, atol=0)  # softmax sums in another order
+    # one decoder step, fed any symbol: the same logits, in the new class order
+    order = torch.tensor(class_order(ALPHABET, OMZ_ORDER))
+    old_symbols = torch.randint(0, len(order), (12,), generator=torch.Generator().manual_seed(2))
+    new_symbols = torch.argsort(order)[old_symbols]
+    hidden, encoded = torch.randn(1, 12, 16), old.encode(feats)
+    with torch.no_grad():
+        old_logits, old_hidden = old.decoder(old_symbols, hidden, encoded)
+        new_logits, new_hidden = new.decoder(new_symbols, hidden, encoded)
+    assert torch.allclose(new_logits, old_logits[:, order], atol=1e-6) and torch.equal(new_hidden, old_hidden)
+
+    old.reorder_alphabet(OMZ_ORDER)  # the same, in place on a module
+    assert old.codec.alphabet == OMZ_ORDER and old.predict(feats)[0] == texts
+    with pytest.raises(KeyError, match='roi_head.text_head.decoder.embedding.weight'):
+        reorder_alphabet(old.state_dict(), OMZ_ORDER, ALPHABET, prefix=prefix)

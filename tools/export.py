@@ -7,8 +7,13 @@ Writes into the output directory: model.xml|bin (detector: raw BGR image in, box
 out), model_text_recognition_head_encoder.xml|bin and model_text_recognition_head_decoder.xml|bin (one decoding
 step), the three ONNX files they were converted from, and export_config.yaml (alphabet, input size, thresholds,
 sha256 of every IR). An existing export in the output directory is replaced only once the new one is complete.
+
+--layout omz (attention kind) writes the same files exactly as Open Model Zoo's text-spotting-0005 has them, so OMZ's
+text_spotting_demo.py runs them unchanged: batch-1 encoder and decoder, labels 1-based, the alphabet in OMZ's order;
+it prints the demo's command line. Our own runtime (eval.py, visualize.py) reads both layouts.
 """
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -30,6 +35,10 @@ def parse_args(argv=None):
     parser.add_argument("--precision", choices=("FP32", "FP16"), default="FP32",
                         help="precision of the IR weights (default FP32). FP16 halves the .bin files; OpenVINO "
                              "decompresses them when it loads the model, so CPU speed stays about the same")
+    parser.add_argument("--layout", choices=("dynamic", "omz"), default="dynamic",
+                        help="dynamic (default): the recognizer reads all words of an image in one call, what our "
+                             "runtime runs fastest. omz (attention kind): Open Model Zoo text-spotting-0005's exact "
+                             "shapes (one word per call), labels and alphabet order, for OMZ's text_spotting_demo")
     parser.add_argument("--onnx-only", action="store_true",
                         help="write the ONNX files and export_config.yaml only, no OpenVINO IR")
     parser.add_argument("--input-size", metavar="WxH", default=None, type=image_size,
@@ -41,23 +50,33 @@ def parse_args(argv=None):
     args.template = require_template(args, parser)
     if args.onnx_only and args.precision != "FP32":
         parser.error("--precision applies to the OpenVINO IR; --onnx-only writes FP32 ONNX files")
+    if args.onnx_only and args.layout != "dynamic":
+        parser.error("--layout omz shapes the OpenVINO IRs (what Open Model Zoo's demo reads); --onnx-only writes none")
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from text_spotting.export import export_model
+    from text_spotting.export import export_model, omz_demo_arguments
+    from text_spotting.export.export_config import OMZ_MAX_STEPS
     from text_spotting.templates import load_config, with_input_size
 
     cfg = with_input_size(load_config(args.template), args.input_size)
     result = export_model(cfg, args.save_model_to, weights=args.load_weights, precision=args.precision,
-                          onnx_only=args.onnx_only)
+                          onnx_only=args.onnx_only, layout=args.layout)
     config = result.config
     print(f"exported template '{config['template']}' ({config['input_size'][0]}x{config['input_size'][1]}, "
           f"{config['precision']}) to {result.output_dir}")
     for path in result.files:
         print(f"  {path.name:48s} {path.stat().st_size / 2 ** 20:8.2f} MiB")
     print("time: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in result.seconds.items()))
+    if args.layout == "omz":
+        print("Open Model Zoo's demo (demos/text_spotting_demo/python) reads it as our runtime does with:\n  "
+              "python text_spotting_demo.py " + " ".join(shlex.quote(a) for a in omz_demo_arguments(
+                  result.output_dir, config)) + " -i IMAGES")
+        if int(config["max_length"]) != OMZ_MAX_STEPS:
+            print(f"note: the demo reads up to {OMZ_MAX_STEPS} characters a word, this model up to "
+                  f"{config['max_length']}: a word that runs longer than either comes out differently")
     return 0
 
 

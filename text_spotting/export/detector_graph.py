@@ -69,12 +69,15 @@ class DetectorGraph(nn.Module):
     Args:
         model: a built ``TextMaskRCNN`` in eval mode.
         input_size: (width, height) of the network input (the template's ``input_size``).
+        first_label: the label of the first class (mmdet's 0; Open Model Zoo's instance segmentation models keep 0
+            for the background and start at 1).
     """
 
-    def __init__(self, model: nn.Module, input_size: tuple[int, int]) -> None:
+    def __init__(self, model: nn.Module, input_size: tuple[int, int], first_label: int = 0) -> None:
         super().__init__()
         width, height = int(input_size[0]), int(input_size[1])
         self.model = model
+        self.first_label = int(first_label)
         self.image_shape = (height, width)
         # Boxes lie in [0, W] x [0, H]: shifting a group by more than that keeps groups apart in one NMS.
         self.group_offset = float(max(width, height) + 1)
@@ -210,6 +213,8 @@ class DetectorGraph(nn.Module):
         feats = self.model.extract_feat(self.normalize(image))
         boxes, scores, labels = self.detections(feats, self.proposals(image, feats))
         masks = self.masks(feats, boxes, labels)
+        if self.first_label:
+            labels = labels + self.first_label
         outputs = (torch.cat([boxes, scores[:, None]], dim=1), labels, masks)
         if self.with_text_features:
             outputs += (self.text_features(feats, boxes),)

@@ -56,11 +56,39 @@ KIND_KEYS = {kind: tuple(keys) for kind, keys in KIND_REQUIRED_KEYS.items()}
 #: Classes a recognizer has besides the alphabet's characters: SOS and EOS (attention), the blank (ctc).
 CLASSES_BEYOND_ALPHABET = {"attention": 2, "ctc": 1}
 CROP_KEYS = ("height", "min_width", "max_width", "width_stride", "vertical_ratio")
+#: How the IRs are shaped (``layout`` in export_config.yaml; older exports are dynamic). ``dynamic``: N words in one
+#: call, what our runtime runs. ``omz``: exactly Open Model Zoo's text-spotting-0005 (attention kind only): batch-1
+#: encoder and decoder, labels 1-based (0 = background), the alphabet in OMZ's order where the model's characters allow.
+LAYOUTS = ("dynamic", "omz")
+#: Open Model Zoo text_spotting_demo's default ``--alphabet`` without its two placeholders for SOS and EOS.
+OMZ_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+#: The demo's ``MAX_SEQ_LEN``: it reads at most this many decoder steps per word.
+OMZ_MAX_STEPS = 28
 
 
 def recognizer_kind(config: dict) -> str:
     """The export's recognizer kind (``attention`` for exports written before the ctc kind existed)."""
     return config.get("recognizer_kind", "attention")
+
+
+def export_layout(config: dict) -> str:
+    """The export's layout (``dynamic`` for exports written before ``--layout omz`` existed)."""
+    return config.get("layout", "dynamic")
+
+
+def omz_demo_arguments(export_dir: str | Path, config: dict) -> list[str]:
+    """The arguments that make Open Model Zoo's ``text_spotting_demo.py`` read an omz-layout export as our runtime
+    does: its three IRs, our thresholds (its defaults are 0.5 and 0.5) and, for an alphabet other than its default,
+    ``-a`` with two placeholder characters for SOS and EOS in front. ``--keep_aspect_ratio``: the demo otherwise
+    stretches the image to the input size, where we resize keeping the aspect ratio and pad bottom/right."""
+    directory = Path(export_dir)
+    files = config["files"]
+    arguments = ["-m_m", str(directory / files["detector"]), "-m_te", str(directory / files["encoder"]),
+                 "-m_td", str(directory / files["decoder"]), "--keep_aspect_ratio",
+                 "-pt", str(config["thresholds"]["detection"]), "-trt", str(config["thresholds"]["recognition"])]
+    if config["alphabet"] != OMZ_ALPHABET:
+        arguments += ["-a", "  " + config["alphabet"]]
+    return arguments
 
 
 _SHA256 = re.compile("[0-9a-f]{64}")
@@ -155,6 +183,12 @@ def _check_fields(config: Any, file: Path) -> None:
         if kind is int and config[key] <= 0:
             raise ExportFormatError(f"{file}: field '{key}' must be positive, got {_short(config[key])}")
     _check_alphabet(config, kind_name, file)
+    layout = config.get("layout", "dynamic")
+    if layout not in LAYOUTS:
+        raise ExportFormatError(f"{file}: field 'layout' must be one of {', '.join(LAYOUTS)}, got {_short(layout)}")
+    if layout == "omz" and kind_name != "attention":
+        raise ExportFormatError(f"{file}: field 'layout': omz is Open Model Zoo's attention-kind layout, but "
+                                f"'recognizer_kind' is {kind_name}")
     if kind_name == "ctc":
         crop = config["crop"]
         for key in CROP_KEYS:
@@ -173,7 +207,7 @@ def _check_alphabet(config: dict, kind_name: str, file: Path) -> None:
         raise ExportFormatError(f"{file}: field 'alphabet' has upper-case characters, but 'case_sensitive' is false")
     expected = len(alphabet) + CLASSES_BEYOND_ALPHABET[kind_name]
     if config["num_classes"] != expected:
-        raise ExportFormatError(f"{file}: field 'num_classes': {config['num_classes']} classes do not fit the "
+        raise ExportFormatError(f"{file}: field 'num_classes': {_short(config['num_classes'])} classes do not fit the "
                                 f"{len(alphabet)}-character alphabet (expected {expected}); the config and the IRs "
                                 f"come from different models")
 
@@ -222,7 +256,8 @@ def load_export_config(path: str | Path, verify_files: bool = True) -> dict[str,
         ``case_sensitive``, ``max_length``, ``input_size`` [w, h], ``thresholds`` {detection, recognition},
         ``precision``, ``source_weights_sha256``, ``text_feature_channels``, ``encoder_channels``,
         ``decoder_hidden_size``, ``num_classes``, ``files`` / ``files_sha256`` {detector, encoder, decoder},
-        ``onnx_files``, ``export_id``, ``exported_with``. IR paths are ``resolve_export_dir(path) / files[role]``.
+        ``onnx_files``, ``export_id``, ``exported_with``, ``layout`` (absent before ``--layout omz``: read it with
+        ``export_layout``). IR paths are ``resolve_export_dir(path) / files[role]``.
 
     Raises:
         ExportFormatError: one line naming the file and the problem (missing file, bad YAML, an IR from another tool

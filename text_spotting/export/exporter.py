@@ -5,6 +5,7 @@ a failed or interrupted export leaves an existing export untouched.
 """
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
@@ -20,10 +21,11 @@ from mmengine.config import Config
 from torch import nn
 from tqdm import tqdm
 
-from ..templates import load_config
+from ..templates import config_thresholds, load_config
 from .detector_graph import DETECTOR_INPUT, CropRecognizerGraph, DetectorGraph, ExportError
 from .export_config import (EXPORT_CONFIG_FILE, EXPORT_FILES, FORMAT, FORMAT_VERSION, IR_FILES, KIND_KEYS, KIND_ROLES,
-                            ONNX_FILES, ExportFormatError, ir_rt_info, load_export_config, write_export_config)
+                            LAYOUTS, OMZ_ALPHABET, ONNX_FILES, ExportFormatError, ir_rt_info, load_export_config,
+                            write_export_config)
 from .onnx_ops import CUSTOM_OPSETS, ONNX_OPSET
 
 PRECISIONS = ("FP32", "FP16")
@@ -31,6 +33,13 @@ ENCODER_INPUTS, ENCODER_OUTPUTS = ("input",), ("output",)
 DECODER_INPUTS = ("prev_symbol", "prev_hidden", "encoder_outputs")
 DECODER_OUTPUTS = ("output", "hidden")
 RECOGNIZER_INPUTS, RECOGNIZER_OUTPUTS = ("crops",), ("logits",)
+#: The input shapes of Open Model Zoo's text-spotting-0005 recognizer (one word per call), from an export's facts.
+OMZ_SHAPES = {
+    "encoder": lambda facts: {"input": [1, facts["text_feature_channels"], facts["text_feature_size"],
+                                        facts["text_feature_size"]]},
+    "decoder": lambda facts: {"prev_symbol": [1], "prev_hidden": [1, 1, facts["decoder_hidden_size"]],
+                              "encoder_outputs": [1, facts["text_feature_size"] ** 2, facts["encoder_channels"]]},
+}
 # A fixed pseudo-random image to trace with: the traced graph does not depend on it (every data-dependent shape goes
 # through the ops of onnx_ops), but a real-looking input exercises the same code as inference.
 TRACE_SEED = 0
@@ -140,7 +149,7 @@ def _model_facts(model: nn.Module) -> dict[str, Any]:
 
 def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str | Path | None = None,
                  precision: str = "FP32", onnx_only: bool = False, model: nn.Module | None = None,
-                 progress: bool = True) -> ExportResult:
+                 progress: bool = True, layout: str = "dynamic") -> ExportResult:
     """Exports a template's text spotter to ``output_dir`` (the layout is described in
     ``text_spotting.export.export_config``).
 
@@ -154,6 +163,10 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
             (moved to the CPU, eval mode); its own ``test_cfg`` and recognition threshold are what the graph and
             ``export_config.yaml`` get.
         progress: show a progress bar over the stages.
+        layout: ``dynamic`` (N words per call: what our runtime runs) or ``omz`` (attention kind: Open Model Zoo's
+            text-spotting-0005 exactly, for its text_spotting_demo: the encoder and decoder IRs with batch 1, labels
+            1-based, and a model whose alphabet is a reordering of ``OMZ_ALPHABET`` exported in OMZ's order). The
+            ONNX files keep N dynamic in both.
 
     Raises:
         ExportError: bad arguments, an output directory that holds other files, or a model OpenVINO can't run.
@@ -163,6 +176,11 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
         raise ExportError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if onnx_only and precision != "FP32":
         raise ExportError("--precision applies to the OpenVINO IR; --onnx-only writes FP32 ONNX files only")
+    if layout not in LAYOUTS:
+        raise ExportError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if onnx_only and layout != "dynamic":
+        raise ExportError("--layout omz shapes the OpenVINO IRs (what Open Model Zoo's demo reads); --onnx-only "
+                          "writes none")
     output_dir = Path(output_dir).expanduser().resolve()
     check_output_dir(output_dir)
     if not isinstance(cfg, Config):
@@ -183,6 +201,9 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
     input_size = (int(cfg.input_size[0]), int(cfg.input_size[1]))
 
     facts = _model_facts(model)
+    text_head = model.roi_head.text_head if facts["recognizer_kind"] == "attention" else None
+    if layout == "omz":
+        text_head = _omz_text_head(text_head, facts)
     roles = KIND_ROLES[facts["recognizer_kind"]]
     stages = [f"trace {role}" for role in roles]
     if not onnx_only:
@@ -201,20 +222,22 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
     try:
         with torch.no_grad():
             with stage("trace detector"):
-                detector = DetectorGraph(model, input_size).eval()
+                detector = DetectorGraph(model, input_size, first_label=int(layout == "omz")).eval()
                 export_onnx(detector, (_trace_image(input_size),), work / ONNX_FILES["detector"],
                             (DETECTOR_INPUT,), detector.output_names, custom_opsets=CUSTOM_OPSETS)
             if facts["recognizer_kind"] == "ctc":
                 _trace_crop_recognizer(model.text_recognizer, work, stage)
             else:
-                _trace_attention_recognizer(model.roi_head.text_head, facts, work, stage)
+                _trace_attention_recognizer(text_head, facts, work, stage)
 
         export_id = uuid.uuid4().hex
         files_sha256 = None
         if not onnx_only:
-            files_sha256 = _write_irs(work, roles, precision, export_id, stage)
+            files_sha256 = _write_irs(work, roles, precision, export_id, stage,
+                                      facts if layout == "omz" else None)
         with stage(f"write {EXPORT_CONFIG_FILE}"):
-            config = _export_config(cfg, facts, input_size, precision, weights_sha256, export_id, files_sha256)
+            config = _export_config(cfg, facts, input_size, precision, weights_sha256, export_id, files_sha256,
+                                    layout)
             write_export_config(work, config)
         bar.close()
         _replace_dir(work, output_dir)
@@ -224,6 +247,21 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
         raise
     files = sorted(output_dir.iterdir())
     return ExportResult(output_dir=output_dir, config=config, files=files, seconds=seconds)
+
+
+def _omz_text_head(text_head: nn.Module | None, facts: dict) -> nn.Module:
+    """The attention head as Open Model Zoo's demo reads it: a head whose alphabet is OMZ's characters in another
+    order is exported reordered (a copy: the model is left alone), so the demo's default alphabet decodes it;
+    ``facts['alphabet']`` follows. Any other alphabet stays (the demo is then told it with ``-a``)."""
+    if text_head is None:
+        raise ExportError(f"--layout omz is Open Model Zoo's layout for the attention kind (detector + encoder + "
+                          f"decoder); this model has a {facts['recognizer_kind']} recognizer")
+    alphabet = text_head.codec.alphabet
+    if alphabet != OMZ_ALPHABET and sorted(alphabet) == sorted(OMZ_ALPHABET):
+        text_head = copy.deepcopy(text_head)
+        text_head.reorder_alphabet(OMZ_ALPHABET)
+        facts["alphabet"] = OMZ_ALPHABET
+    return text_head
 
 
 def _trace_crop_recognizer(head: nn.Module, work: Path, stage) -> None:
@@ -252,7 +290,10 @@ def _trace_attention_recognizer(text_head: nn.Module, facts: dict, work: Path, s
                      "encoder_outputs": {0: "words"}, "output": {0: "words"}, "hidden": {1: "words"}})
 
 
-def _write_irs(work: Path, roles: tuple[str, ...], precision: str, export_id: str, stage) -> dict[str, str]:
+def _write_irs(work: Path, roles: tuple[str, ...], precision: str, export_id: str, stage,
+               omz_facts: dict | None = None) -> dict[str, str]:
+    """Converts the ONNX files to IRs and saves them; with ``omz_facts`` (the model's facts, omz layout) the encoder
+    and decoder get OMZ's static batch-1 shapes. Returns the sha256 of each ``.bin``."""
     import openvino as ov
 
     from ..training.checkpoint import sha256_of
@@ -267,6 +308,10 @@ def _write_irs(work: Path, roles: tuple[str, ...], precision: str, export_id: st
                 wanted = [name for name in names if not name.startswith("/")]
                 if len(wanted) == 1 and len(names) > 1:
                     port.get_tensor().set_names({wanted[0]})
+            if omz_facts is not None and role in OMZ_SHAPES:
+                # Only the inputs are fixed: the graph inside stays shape-generic, so our runtime can make N dynamic
+                # again when it loads the IR (OpenVINOTextSpotter).
+                model.reshape(OMZ_SHAPES[role](omz_facts))
             for (section, key), value in ir_rt_info(role, export_id).items():
                 model.set_rt_info(value, [section, key])
             models[role] = model
@@ -280,7 +325,8 @@ def _write_irs(work: Path, roles: tuple[str, ...], precision: str, export_id: st
 
 
 def _export_config(cfg: Config, facts: dict, input_size: tuple[int, int], precision: str,
-                   weights_sha256: str | None, export_id: str, files_sha256: dict | None) -> dict[str, Any]:
+                   weights_sha256: str | None, export_id: str, files_sha256: dict | None,
+                   layout: str = "dynamic") -> dict[str, Any]:
     import openvino as ov
 
     import text_spotting
@@ -292,6 +338,7 @@ def _export_config(cfg: Config, facts: dict, input_size: tuple[int, int], precis
         "format_version": FORMAT_VERSION,
         "template": str(template.get("name", "")),
         "recognizer_kind": kind,
+        "layout": layout,
         "alphabet": facts["alphabet"],
         "case_sensitive": facts["case_sensitive"],
         "input_size": list(input_size),
@@ -341,7 +388,8 @@ def export_cached(cfg: Config | str | Path, weights: str | Path, cache_root: str
     """The IR of ``weights`` at ``cfg.input_size``, exported once into ``cache_root`` and reused while it checks out.
 
     Reuse needs ``load_export_config`` to pass (every file present, rt_info and .bin digests right) and the export to
-    name the same source weights, input size and precision; anything else is exported again (atomically, so a
+    name the same source weights, input size, precision and thresholds (the detection threshold is part of the
+    graph: after ``tune_thresholds.py --update-template`` the demo exports again); anything else is exported again (atomically, so a
     half-written cache never shadows a good one). Returns ``(export_dir, reused)``.
     """
     from ..training.checkpoint import sha256_of
@@ -352,8 +400,10 @@ def export_cached(cfg: Config | str | Path, weights: str | Path, cache_root: str
     if (directory / EXPORT_CONFIG_FILE).is_file():
         try:
             config = load_export_config(directory)
+            thresholds = {key: float(value) for key, value in config.get("thresholds", {}).items()}
             if (config.get("source_weights_sha256") == digest and config.get("precision") == precision
-                    and list(config.get("input_size", [])) == [int(v) for v in cfg.input_size]):
+                    and list(config.get("input_size", [])) == [int(v) for v in cfg.input_size]
+                    and thresholds == config_thresholds(cfg)):
                 return directory, True
         except ExportFormatError:
             pass  # a stale or damaged cache entry: export again over it

@@ -36,6 +36,9 @@ NETWORK_PORTS = {
     "decoder": (("prev_symbol", "prev_hidden", "encoder_outputs"), ("output", "hidden")),
     "recognizer": (("crops",), ("logits",)),
 }
+#: The words axis of each attention-recognizer input. An omz-layout export (Open Model Zoo's shapes) fixes it to 1;
+#: it is made dynamic again on loading, so all words of an image are still read in one call.
+WORDS_AXES = {"input": 0, "prev_symbol": 0, "prev_hidden": 1, "encoder_outputs": 0}
 
 
 @dataclass
@@ -83,6 +86,9 @@ class OpenVINOTextSpotter:
 
     Raises ``InferenceError`` (one line naming the file) for a missing, broken, changed or foreign IR
     (``text_spotting.export.load_export_config`` checks each IR's rt_info and sha256).
+
+    An export made with ``--layout omz`` (Open Model Zoo's batch-1 encoder and decoder) runs as well: their number of
+    words is made dynamic again on loading, so it reads the same words as the default layout, as fast.
     """
 
     def __init__(self, path: str | Path, device: str = "CPU", num_threads: int | None = None,
@@ -161,6 +167,8 @@ class OpenVINOTextSpotter:
             missing = [name for name in names if name not in found]
             if missing:
                 raise InferenceError(f"{xml}: {kind} {missing[0]!r} missing (has {sorted(found)})")
+        if role in ("encoder", "decoder"):
+            _make_words_dynamic(model, xml)
         if role == "detector":
             shape = model.input("image").get_partial_shape()
             expected = [1, 3, self.input_size[1], self.input_size[0]]
@@ -387,6 +395,26 @@ def greedy_decode_ir(decoder, encoder_outputs: np.ndarray, hidden_size: int, max
         encoder_outputs = np.ascontiguousarray(encoder_outputs[still_reading])
         _share_inputs(decoder, prev_symbol=symbol, prev_hidden=hidden, encoder_outputs=encoder_outputs)
     return symbols, scores
+
+
+def _make_words_dynamic(model, xml: Path) -> None:
+    """Reshapes an encoder or decoder IR with a fixed number of words (``export.py --layout omz``) to any number."""
+    import openvino as ov
+
+    shapes = {}
+    for name, axis in WORDS_AXES.items():
+        if any(name in port.get_names() for port in model.inputs):
+            shape = model.input(name).get_partial_shape()
+            if shape.rank.is_static and shape.rank.get_length() > axis and shape[axis].is_static:
+                shape[axis] = ov.Dimension.dynamic()
+                shapes[name] = shape
+    if not shapes:
+        return
+    try:
+        model.reshape(shapes)
+    except RuntimeError as error:
+        raise InferenceError(f"{xml}: its number of words is fixed and cannot be made dynamic "
+                             f"({_first_line(error)}); export again without --layout omz") from None
 
 
 def _share_inputs(request, **arrays: np.ndarray) -> None:

@@ -18,6 +18,16 @@ FIRST_CHAR_INDEX = 2
 IGNORE_INDEX = -100
 
 
+def class_order(old_alphabet: str, new_alphabet: str) -> list[int]:
+    """Class ids of ``old_alphabet`` listed in the order of ``new_alphabet``, a permutation of the same characters:
+    ``order[new_id] == old_id`` (SOS and EOS keep their ids). Indexing a tensor of class rows ``[V, ...]`` with it
+    reorders the rows for the new alphabet, so a model reads the same words under either."""
+    if len(set(new_alphabet)) != len(new_alphabet) or sorted(old_alphabet) != sorted(new_alphabet):
+        raise ValueError(f"{new_alphabet!r} is not a reordering of the alphabet {old_alphabet!r}")
+    old_ids = {c: i + FIRST_CHAR_INDEX for i, c in enumerate(old_alphabet)}
+    return [SOS_INDEX, EOS_INDEX] + [old_ids[c] for c in new_alphabet]
+
+
 class TextCodec:
     """Encodes words into padded class-id targets and decodes predicted ids back into words.
 

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from mmdet.registry import MODELS
 from mmdet.utils import OptMultiConfig
-from .text_codec import EOS_INDEX, IGNORE_INDEX, SOS_INDEX, TextCodec
+from .text_codec import EOS_INDEX, IGNORE_INDEX, SOS_INDEX, TextCodec, class_order
 
 
 def sinusoidal_position_encoding_2d(channels: int, height: int, width: int) -> Tensor:
@@ -151,6 +151,32 @@ def greedy_decode(decoder: AttentionDecoderStep, encoder_outputs: Tensor, max_st
     return ids, scores
 
 
+#: The parameters of a ``TextRecognitionHead`` with one row per class (dim 0): everything indexed by class id.
+CLASS_ROWS = ("decoder.embedding.weight", "decoder.classifier.weight", "decoder.classifier.bias")
+
+
+def reorder_alphabet(state_dict: dict[str, Tensor], old_alphabet: str, new_alphabet: str,
+                     prefix: str = "") -> dict[str, Tensor]:
+    """The weights of a ``TextRecognitionHead`` trained with ``old_alphabet``, with their class rows reordered for
+    ``new_alphabet`` (the same characters in another order): a head built with ``new_alphabet`` reads exactly the
+    words the old one read. Returns a new dict; the other tensors are the same objects, dtypes are kept.
+
+    Args:
+        state_dict: the head's weights, or a whole model's with the head's keys under ``prefix`` (e.g.
+            ``"roi_head.text_head."``).
+    """
+    order = torch.tensor(class_order(old_alphabet, new_alphabet))
+    reordered = dict(state_dict)
+    for name in CLASS_ROWS:
+        key = prefix + name
+        if key not in state_dict:
+            raise KeyError(f"{key!r}: not in the weights (is {prefix!r} the text head's prefix?)")
+        if state_dict[key].shape[0] != len(order):
+            raise ValueError(f"{key!r} has {state_dict[key].shape[0]} class rows, the alphabet {len(order)} classes")
+        reordered[key] = state_dict[key][order].contiguous()
+    return reordered
+
+
 def sequence_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     """Mean cross entropy over the positions of ``targets`` ``[N, T]`` that are not IGNORE_INDEX.
 
@@ -224,6 +250,11 @@ class TextRecognitionHead(BaseModule):
         targets = targets[:, :num_steps]
         logits = teacher_forced_logits(self.decoder, self.encode(text_feats[valid]), targets)
         return dict(loss_text=self.loss_weight * sequence_cross_entropy(logits, targets))
+
+    def reorder_alphabet(self, alphabet: str) -> None:
+        """Makes the head (in place) use ``alphabet``, a reordering of its own, reading the same words as before."""
+        self.load_state_dict(reorder_alphabet(self.state_dict(), self.codec.alphabet, alphabet))
+        self.codec = TextCodec(alphabet, self.codec.max_length, case_sensitive=self.codec.case_sensitive)
 
     def predict(self, text_feats: Tensor) -> tuple[list[str], Tensor]:
         """Words read from RoI features ``[N, C, S, S]``: ``(texts list[str] (N), text_scores [N])``.
