@@ -87,7 +87,10 @@ def test_missing_file(tmp_path):
     (lambda c: c['images'][1].pop('width'), "image id 2: field 'width': missing"),
     (lambda c: c['images'][1].update(height='30'),
      "image id 2: field 'height': expected an integer, got a string '30'"),
-    (lambda c: c['images'][1].update(width=0), "image id 2: field 'width': must be positive, got 0"),
+    (lambda c: c['images'][1].update(width=0),
+     "image id 2: field 'width': must be between 1 and 1048576, got an integer 0"),
+    (lambda c: c['images'][1].update(id=2 ** 63), "images[1]: field 'id': does not fit in 64 bits: an integer "
+                                                  "9223372036854775808"),
     (lambda c: c['images'][1].pop('id'), "images[1]: field 'id': missing"),
     (lambda c: c['images'][1].update(id=1), "image id 1: field 'id': duplicate id (also used by images[0])"),
     (lambda c: c['images'][1].update(file_name='a.png'),

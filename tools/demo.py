@@ -40,7 +40,9 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder (default outputs/demo)")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE,
                         help="template or work dir (default: model_templates/text-spotting-cpu)")
-    parser.add_argument("--load-weights", type=Path, help="checkpoint to use instead of the template's weights")
+    parser.add_argument("--load-weights", type=Path,
+                        help="checkpoint to use instead of the template's weights, or an exported IR (export dir, "
+                             "model.xml or model.bin) to run as it is")
     parser.add_argument("--runtime", choices=("openvino", "pytorch"), default="openvino",
                         help="openvino: the exported IR (default); pytorch: the checkpoint in eager mode")
     parser.add_argument("--input-size", metavar="WxH", default=None, type=image_size,
@@ -67,11 +69,23 @@ def weights_of(args) -> Path | None:
 
 
 def load_spotter(args, weights: Path):
-    """The spotter for ``weights``: the cached (or freshly exported) IR, or the eager model."""
+    """The spotter for ``weights``: an exported IR as it is, the cached (or freshly exported) IR of a checkpoint, or
+    the eager model."""
     from text_spotting.export import export_cached
-    from text_spotting.inference import EagerTextSpotter, OpenVINOTextSpotter
+    from text_spotting.inference import EagerTextSpotter, InferenceError, OpenVINOTextSpotter, is_openvino_export
     from text_spotting.templates import load_config, with_input_size
 
+    if is_openvino_export(weights):
+        if args.runtime == "pytorch" or args.input_size:
+            raise InferenceError(f"{weights}: an exported IR runs with OpenVINO at the size it was exported at "
+                                 "(--runtime pytorch and --input-size need a checkpoint)")
+        spotter = OpenVINOTextSpotter(weights, num_threads=args.threads, num_requests=1)
+        size = "x".join(str(v) for v in spotter.input_size)
+        print(f"model: {weights} (OpenVINO IR, {size})")
+        return spotter
+    if Path(weights).is_dir():
+        raise InferenceError(f"{weights}: a folder without export_config.yaml: expected an export dir, model.xml, "
+                             "model.bin or a .pth checkpoint")
     cfg = with_input_size(load_config(args.template), args.input_size)
     size = f"{cfg.input_size[0]}x{cfg.input_size[1]}"
     if args.runtime == "pytorch":

@@ -26,12 +26,15 @@ import cv2
 from tqdm import tqdm
 
 from ..geometry import polygon_area, polygon_to_bbox
+from ..messages import short_repr
 
 TEXT_CATEGORY = 'text'
 TEXT_CATEGORY_ID = 1  # the id our converters give the text category
 DONT_CARE_TRANSCRIPTION = '###'
 # Annotation tools put points up to a pixel outside the image; anything farther is an annotation error.
 BOUNDS_TOLERANCE_PX = 1.0
+# OpenCV decodes no image wider or taller than this (CV_IO_MAX_IMAGE_WIDTH), so a larger recorded size is a typo.
+MAX_IMAGE_SIDE = 1 << 20
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
@@ -159,8 +162,9 @@ def _image_problems(images: list) -> Generator[AnnotationProblem, None, dict[int
             elif not _is_int(image[key]):
                 yield AnnotationProblem('wrong type', record, key, f'expected an integer, got {_describe(image[key])}')
                 size_ok = False
-            elif image[key] <= 0:
-                yield AnnotationProblem('invalid value', record, key, f'must be positive, got {image[key]}')
+            elif not 0 < image[key] <= MAX_IMAGE_SIDE:
+                yield AnnotationProblem('invalid value', record, key,
+                                        f'must be between 1 and {MAX_IMAGE_SIDE}, got {_describe(image[key])}')
                 size_ok = False
         if id_problem is None:
             sizes[image['id']] = (image['width'], image['height']) if size_ok else None
@@ -301,6 +305,8 @@ def _id_problem(entry: dict, record: str, list_name: str, index: int,
     entry_id = entry['id']
     if not _is_int(entry_id):
         return AnnotationProblem('wrong type', record, 'id', f'expected an integer, got {_describe(entry_id)}')
+    if not _is_id(entry_id):
+        return AnnotationProblem('invalid value', record, 'id', f'does not fit in 64 bits: {_describe(entry_id)}')
     if entry_id in seen:
         return AnnotationProblem('duplicate id', record, 'id',
                                  f'duplicate id (also used by {list_name}[{seen[entry_id]}])')
@@ -312,15 +318,21 @@ def _numbers_problem(values: list, what: str) -> tuple[str, str] | None:
     for i, value in enumerate(values):
         if not _is_number(value):
             return 'wrong type', f'{what} {i} is {_describe(value)}, expected a number'
-        if not math.isfinite(value):
-            return 'non-finite number', f'{what} {i} is {json.dumps(value)}'
+        if not _is_finite(value):  # NaN, Infinity, or an integer too large for a float
+            shown = json.dumps(value) if isinstance(value, float) else _describe(value)
+            return 'non-finite number', f'{what} {i} is {shown}'
     return None
 
 
 def _record_label(kind: str, list_name: str, index: int, entry: Any) -> str:
-    if isinstance(entry, dict) and _is_int(entry.get('id')):
+    if isinstance(entry, dict) and _is_id(entry.get('id')):
         return f"{kind} id {entry['id']}"
     return f'{list_name}[{index}]'
+
+
+def _is_id(value: Any) -> bool:
+    """An integer that fits the 64 bits that COCO tools (numpy, pycocotools) keep ids in."""
+    return _is_int(value) and -2 ** 63 <= value < 2 ** 63
 
 
 def _inside(value: float, size: int) -> bool:
@@ -333,6 +345,14 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite(value: int | float) -> bool:
+    """False for NaN, infinities and integers too large for a float (JSON allows 10**400)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _describe(value: Any) -> str:
@@ -457,6 +477,10 @@ def _read_json(path: str) -> tuple[Any, AnnotationProblem | None]:
     except json.JSONDecodeError as error:
         return None, AnnotationProblem('invalid JSON', '', None,
                                        f'not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}')
+    except ValueError:  # Python refuses integer literals of more than 4300 digits
+        return None, AnnotationProblem('invalid JSON', '', None, 'not valid JSON: a number of thousands of digits')
+    except RecursionError:
+        return None, AnnotationProblem('invalid JSON', '', None, 'not valid JSON: nested too deeply')
 
 
 def _fsync_directory(directory: str) -> None:
@@ -587,12 +611,14 @@ def _count_words(report: DatasetReport, images: list[dict], annotations: list[di
             report.dont_care += 1
             continue
         report.legible_words += 1
-        images_with_legible_words.add(ann.get('image_id'))
+        if _is_int(ann.get('image_id')):  # any other value is reported by the validation (and may be unhashable)
+            images_with_legible_words.add(ann['image_id'])
         if alphabet is not None:
             missing = set(transcription.lower()) - alphabet
             outside_chars |= missing
             outside_words += bool(missing)
-    report.images_without_legible_words = sum(image.get('id') not in images_with_legible_words for image in images)
+    report.images_without_legible_words = sum(
+        not (_is_int(image.get('id')) and image['id'] in images_with_legible_words) for image in images)
     if alphabet is not None:
         report.words_outside_alphabet = outside_words
         report.chars_outside_alphabet = ''.join(sorted(outside_chars))
@@ -619,7 +645,8 @@ def _image_file_problems(images: list, data_root: str, progress: bool) -> Iterat
                  if _is_int(image.get(key)) and image[key] != actual]
         if wrong:
             yield AnnotationProblem('image size mismatch', record, '/'.join(wrong),
-                                    f"the record says {image.get('width')}x{image.get('height')}, "
+                                    f"the record says {short_repr(image.get('width'))}x"
+                                    f"{short_repr(image.get('height'))}, "
                                     f'the file {path} is {width}x{height}')
 
 
@@ -649,7 +676,10 @@ class ImportSummary:
 def natural_sort_key(name: str) -> tuple:
     """Sort key that orders digit runs by value: ``img_2`` before ``img_10``."""
     parts = re.split(r'([0-9]+)', name)
-    return tuple(int(part) if i % 2 else part.lower() for i, part in enumerate(parts)), name
+    # A digit run compares as (its length without leading zeros, its digits): its value, without int(), which
+    # refuses runs of more than 4300 digits.
+    return tuple((len(part.lstrip('0')), part.lstrip('0')) if i % 2 else part.lower()
+                 for i, part in enumerate(parts)), name
 
 
 def new_coco_text() -> dict:
@@ -730,9 +760,9 @@ def _parse_number(token: str, location: str, field_name: str) -> float:
     try:
         value = float(token)
     except ValueError:
-        raise AnnotationError(f"{location}: field '{field_name}': not a number: {token.strip()!r}") from None
+        raise AnnotationError(f"{location}: field '{field_name}': not a number: {short_repr(token.strip())}") from None
     if not math.isfinite(value):
-        raise AnnotationError(f"{location}: field '{field_name}': not a finite number: {token.strip()!r}")
+        raise AnnotationError(f"{location}: field '{field_name}': not a finite number: {short_repr(token.strip())}")
     return value
 
 
@@ -743,6 +773,7 @@ def _parse_number(token: str, location: str, field_name: str) -> float:
 ICDAR_FORMATS = ('2013', '2015')
 _ICDAR2015_FIELDS = ('x1', 'y1', 'x2', 'y2', 'x3', 'y3', 'x4', 'y4', 'transcription')
 _ICDAR2013_NUMBER = re.compile(r'([^\s,"]+)\s*,?\s*')
+_LINE_END = re.compile(r'\r\n|\r|\n')
 
 
 def parse_icdar2015_line(line: str, location: str) -> tuple[list[float], str]:
@@ -781,7 +812,7 @@ def parse_icdar2013_line(line: str, location: str) -> tuple[list[float], str]:
         raise AnnotationError(f"{location}: field 'transcription': missing (expected x1 y1 x2 y2 \"transcription\")")
     if rest.startswith('"'):
         if len(rest) < 2 or not rest.endswith('"'):
-            raise AnnotationError(f"{location}: field 'transcription': no closing quote in {rest!r}")
+            raise AnnotationError(f"{location}: field 'transcription': no closing quote in {short_repr(rest)}")
         rest = re.sub(r'\\(["\\])', r'\1', rest[1:-1])
     return [x1, y1, x2, y1, x2, y2, x1, y2], rest
 
@@ -789,7 +820,7 @@ def parse_icdar2013_line(line: str, location: str) -> tuple[list[float], str]:
 def read_icdar_gt(path: str, icdar_format: str = '2015') -> list[tuple[list[float], str, int]]:
     """Words of one ICDAR ground-truth file: ``[(flat polygon, transcription, line number)]``.
 
-    UTF-8 with or without BOM, LF or CRLF line ends; blank lines are skipped.
+    UTF-8 with or without BOM, LF, CRLF or CR line ends; blank lines are skipped.
     """
     if icdar_format not in ICDAR_FORMATS:
         raise ValueError(f'unknown ICDAR format {icdar_format!r}, expected one of {ICDAR_FORMATS}')
@@ -802,11 +833,11 @@ def read_icdar_gt(path: str, icdar_format: str = '2015') -> list[tuple[list[floa
     try:
         text = raw.decode('utf-8-sig')
     except UnicodeDecodeError as error:
-        line_number = raw[:error.start].count(b'\n') + 1
+        line_number = len(_LINE_END.findall(raw[:error.start].decode('utf-8', 'replace'))) + 1
         raise AnnotationError(f'{path}: line {line_number}: not UTF-8 text') from None
     words = []
-    for line_number, line in enumerate(text.split('\n'), start=1):
-        line = line.rstrip('\r')
+    # Not str.splitlines(): it would also cut at form feeds, \x1c-\x1e and U+2028, which may be part of a word.
+    for line_number, line in enumerate(_LINE_END.split(text), start=1):
         if line.strip():
             polygon, transcription = parse_line(line, f'{path}: line {line_number}')
             words.append((polygon, transcription, line_number))
@@ -887,6 +918,8 @@ def convert_cvat(xml_file: str, labels: Sequence[str] | None = None) -> tuple[di
         root = ET.parse(xml_file).getroot()
     except ET.ParseError as error:
         raise AnnotationError(f'{xml_file}: not well-formed XML: {error}') from None
+    except (LookupError, ValueError) as error:  # an unknown or unsupported encoding="..." in the XML declaration
+        raise AnnotationError(f'{xml_file}: not well-formed XML: {short_repr(str(error))}') from None
     except OSError as error:
         raise AnnotationError(f'{xml_file}: cannot read: {error.strerror or error}') from None
     if root.tag != 'annotations':
@@ -901,7 +934,7 @@ def convert_cvat(xml_file: str, labels: Sequence[str] | None = None) -> tuple[di
     for element in root.findall('image'):
         image = _cvat_image(element, xml_file, labels, summary)
         if image.file_name in seen_names:
-            raise AnnotationError(f"{xml_file}: image '{image.file_name}': field 'name': two images have this name")
+            raise AnnotationError(f"{xml_file}: image {image.file_name!r}: field 'name': two images have this name")
         seen_names.add(image.file_name)
         images.append(image)
     images.sort(key=lambda image: natural_sort_key(image.file_name))
@@ -913,7 +946,7 @@ def convert_cvat(xml_file: str, labels: Sequence[str] | None = None) -> tuple[di
 def _cvat_image(element: ET.Element, xml_file: str, labels: Sequence[str] | None,
                 summary: ImportSummary) -> _Image:
     name = element.get('name')
-    record = f"{xml_file}: image '{name}'" if name else f"{xml_file}: image id {element.get('id')}"
+    record = f'{xml_file}: image ' + (short_repr(name) if name else f'id {short_repr(element.get("id"))}')
     if not name:
         raise AnnotationError(f"{record}: field 'name': missing")
     size = []
@@ -921,9 +954,12 @@ def _cvat_image(element: ET.Element, xml_file: str, labels: Sequence[str] | None
         value = element.get(key)
         if value is None:
             raise AnnotationError(f"{record}: field '{key}': missing")
-        if not value.strip().isdigit() or int(value) <= 0:
-            raise AnnotationError(f"{record}: field '{key}': expected a positive integer, got {value!r}")
-        size.append(int(value))
+        # ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+        digits = value.strip()
+        if not re.fullmatch('[0-9]{1,7}', digits) or not 0 < int(digits) <= MAX_IMAGE_SIDE:
+            raise AnnotationError(f"{record}: field '{key}': expected an integer from 1 to {MAX_IMAGE_SIDE}, "
+                                  f'got {short_repr(value)}')
+        size.append(int(digits))
     words = []
     for number, shape in enumerate(element, start=1):
         if shape.tag not in ('polygon', 'box'):
@@ -948,7 +984,7 @@ def _cvat_polygon(shape: ET.Element, location: str) -> list[float]:
     for i, point in enumerate(points.split(';')):
         xy = point.split(',')
         if len(xy) != 2:
-            raise AnnotationError(f"{location}: field 'points': point {i} is {point!r}, expected x,y")
+            raise AnnotationError(f"{location}: field 'points': point {i} is {short_repr(point)}, expected x,y")
         polygon += [_parse_number(xy[0], location, 'points'), _parse_number(xy[1], location, 'points')]
     if len(polygon) < 6:
         raise AnnotationError(f"{location}: field 'points': {len(polygon) // 2} points, a polygon needs at least 3")
@@ -993,7 +1029,8 @@ def _cvat_text(shape: ET.Element, location: str) -> tuple[str, bool, str]:
     if 'legible' in attributes:
         value = attributes['legible'].lower()
         if value not in _TRUE_WORDS + _FALSE_WORDS:
-            raise AnnotationError(f"{location}: field 'legible': expected true or false, got {attributes['legible']!r}")
+            raise AnnotationError(f"{location}: field 'legible': expected true or false, "
+                                  f"got {short_repr(attributes['legible'])}")
         legible = legible and value in _TRUE_WORDS
     if transcription is None:
         transcription = DONT_CARE_TRANSCRIPTION

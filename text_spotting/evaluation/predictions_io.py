@@ -24,6 +24,7 @@ import math
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -32,12 +33,17 @@ import numpy as np
 
 from ..geometry import (as_points, bbox_to_quad, mask_to_quad, min_area_quad, polygon_area, polygon_to_bbox,
                         xywh_to_xyxy)
+from ..messages import short_repr
 from .errors import EvaluationError
 from .icdar import ImageGroundTruth, ImagePredictions
 
 PREDICTIONS_FILE_NAME = "predictions.json"
+# An RLE mask is decoded into a full-image array: larger than OpenCV's largest image (2**30 pixels), it is no mask.
+MAX_RLE_PIXELS = 1 << 30
 SUBMISSION_ZIP_NAME = "submit.zip"
 SUBMISSION_DIR_NAME = "submit"
+# A submission is text, one short line per word: anything larger is something else (or a zip bomb).
+MAX_SUBMISSION_BYTES = 256 << 20
 
 
 def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
@@ -84,7 +90,13 @@ def save_predictions(records: Sequence[dict], path: str | Path) -> None:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number (JSON allows NaN, Infinity and integers too large for a float: none of them)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def largest_polygon(parts: Sequence[Sequence[float]]) -> np.ndarray:
@@ -96,21 +108,13 @@ def _record_polygon(record: dict, where: str) -> np.ndarray:
     """``[K, 2]`` polygon of a result record from its segmentation (polygon or RLE) or, failing that, its bbox."""
     segmentation = record.get("segmentation")
     if isinstance(segmentation, dict):
-        if "counts" not in segmentation or "size" not in segmentation:
-            raise EvaluationError(f"{where}: field 'segmentation': an RLE mask needs 'size' and 'counts'")
-        from pycocotools import mask as mask_utils  # only other tools' files need it
-
-        rle = dict(segmentation)
-        if isinstance(rle["counts"], str):
-            rle["counts"] = rle["counts"].encode("ascii")
-        try:
-            mask = mask_utils.decode(rle)
-        except Exception as error:  # pycocotools raises plain Exceptions of several kinds
-            raise EvaluationError(f"{where}: field 'segmentation': cannot decode RLE mask ({error})") from None
-        quad = mask_to_quad(mask)
+        quad = _rle_quad(segmentation, where)
         if quad is not None:
             return quad
         segmentation = None  # an empty mask: fall back to the box
+    if segmentation is not None and not isinstance(segmentation, list):
+        raise EvaluationError(f"{where}: field 'segmentation': expected [[x1, y1, x2, y2, ...]] or an RLE mask, got "
+                              f"{short_repr(segmentation)}")
     if segmentation:
         if all(_is_number(value) for value in segmentation):
             parts = [segmentation]
@@ -129,6 +133,44 @@ def _record_polygon(record: dict, where: str) -> np.ndarray:
     return bbox_to_quad(xywh_to_xyxy(bbox))
 
 
+def _rle_quad(rle: dict, where: str) -> np.ndarray | None:
+    """The minimum-area quadrilateral ``[4, 2]`` of a COCO RLE mask ``{"size": [h, w], "counts": ...}`` (None when
+    the mask is empty)."""
+    if "counts" not in rle or "size" not in rle:
+        raise EvaluationError(f"{where}: field 'segmentation': an RLE mask needs 'size' and 'counts'")
+    size, counts = rle["size"], rle["counts"]
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                              and v > 0 for v in size)):
+        raise EvaluationError(f"{where}: field 'segmentation.size': expected [height, width] in pixels, got "
+                              f"{short_repr(size)}")
+    if size[0] * size[1] > MAX_RLE_PIXELS:
+        raise EvaluationError(f"{where}: field 'segmentation.size': a {short_repr(size[1])}x{short_repr(size[0])} "
+                              f"mask is larger than any image")
+    if isinstance(counts, str):
+        if not counts.isascii():
+            raise EvaluationError(f"{where}: field 'segmentation.counts': a compressed RLE string is ASCII, got "
+                                  f"{short_repr(counts)}")
+        counts = counts.encode("ascii")
+    elif isinstance(counts, list):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= size[0] * size[1] for v in counts):
+            raise EvaluationError(f"{where}: field 'segmentation.counts': expected run lengths (integers from 0 to "
+                                  f"the mask's area)")
+    else:
+        raise EvaluationError(f"{where}: field 'segmentation.counts': expected a string or a list of run lengths, "
+                              f"got {short_repr(counts)}")
+    from pycocotools import mask as mask_utils  # only other tools' files need it
+
+    try:
+        if isinstance(counts, list):  # an uncompressed RLE: compress it first, as pycocotools' loadRes does
+            encoded = mask_utils.frPyObjects({"size": size, "counts": counts}, size[0], size[1])
+        else:
+            encoded = {"size": size, "counts": counts}
+        mask = mask_utils.decode(encoded)
+    except Exception as error:  # pycocotools raises plain Exceptions of several kinds
+        raise EvaluationError(f"{where}: field 'segmentation': cannot decode RLE mask ({error})") from None
+    return mask_to_quad(mask)
+
+
 def coco_results_to_predictions(records: Any, source: str = "predictions") -> dict[int, ImagePredictions]:
     """Groups validated COCO result records by ``image_id`` (record order kept within an image)."""
     if not isinstance(records, list):
@@ -140,18 +182,19 @@ def coco_results_to_predictions(records: Any, source: str = "predictions") -> di
             raise EvaluationError(f"{where}: expected an object, got {type(record).__name__}")
         image_id = record.get("image_id")
         if not isinstance(image_id, int) or isinstance(image_id, bool):
-            raise EvaluationError(f"{where}: field 'image_id': expected an integer, got {image_id!r}")
+            raise EvaluationError(f"{where}: field 'image_id': expected an integer, got {short_repr(image_id)}")
         score = record.get("score", None)
         if not _is_number(score):
-            raise EvaluationError(f"{where}: field 'score': expected a finite number, got {score!r}")
+            raise EvaluationError(f"{where}: field 'score': expected a finite number, got {short_repr(score)}")
         text = record.get("text", "")
         if text is None:
             text = ""
         if not isinstance(text, str):
-            raise EvaluationError(f"{where}: field 'text': expected a string, got {text!r}")
+            raise EvaluationError(f"{where}: field 'text': expected a string, got {short_repr(text)}")
         text_score = record.get("text_score")
         if text_score is not None and not _is_number(text_score):
-            raise EvaluationError(f"{where}: field 'text_score': expected a finite number or null, got {text_score!r}")
+            raise EvaluationError(f"{where}: field 'text_score': expected a finite number or null, "
+                                  f"got {short_repr(text_score)}")
         polygon = _record_polygon(record, where)
         image = grouped.setdefault(image_id, ImagePredictions(text_scores=[]))
         image.polygons.append(polygon)
@@ -169,15 +212,21 @@ def load_predictions(path: str | Path) -> dict[int, ImagePredictions]:
     """
     path = Path(path)
     try:
-        with open(path, encoding="utf-8-sig") as file:
-            records = json.load(file)
+        text = path.read_bytes().decode("utf-8-sig")
+        records = json.loads(text)
     except FileNotFoundError:
         raise EvaluationError(f"{path}: predictions file not found") from None
+    except OSError as error:
+        raise EvaluationError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise EvaluationError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except json.JSONDecodeError as error:
         raise EvaluationError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") \
             from None
-    except UnicodeDecodeError as error:
-        raise EvaluationError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except ValueError:  # Python refuses integer literals of more than 4300 digits
+        raise EvaluationError(f"{path}: not valid JSON: a number of thousands of digits") from None
+    except RecursionError:
+        raise EvaluationError(f"{path}: not valid JSON: nested too deeply") from None
     return coco_results_to_predictions(records, str(path))
 
 
@@ -267,6 +316,52 @@ def parse_icdar_result_lines(content: str, source: str) -> ImagePredictions:
     return predictions
 
 
+def _read_submission_zip(path: Path) -> dict[str, bytes]:
+    """``{file name: bytes}`` of the ``res_*.txt`` members of a submission zip (folders inside it ignored)."""
+    contents: dict[str, bytes] = {}
+    try:
+        with zipfile.ZipFile(path) as zip_file:
+            declared = _declared_zip_entries(path)
+            if declared is not None and declared != len(zip_file.infolist()):
+                raise EvaluationError(f"{path}: a damaged zip (its directory lists {declared} files, "
+                                      f"{len(zip_file.infolist())} of them readable)")
+            if sum(info.file_size for info in zip_file.infolist()) > MAX_SUBMISSION_BYTES:
+                raise EvaluationError(f"{path}: its files hold more than {MAX_SUBMISSION_BYTES >> 20} MiB: not a "
+                                      f"submission")
+            # Every member, not only the res_*.txt ones: a damaged name would otherwise hide a file silently.
+            bad = zip_file.testzip()
+            if bad is not None:
+                raise EvaluationError(f"{path}: a damaged zip ({short_repr(bad)} fails its CRC or header check)")
+            members = [info for info in zip_file.infolist()
+                       if Path(info.filename).name.startswith("res_") and info.filename.endswith(".txt")]
+            for info in members:
+                name = Path(info.filename).name
+                if name in contents:
+                    raise EvaluationError(f"{path}: {info.filename}: a second {name} in the zip")
+                contents[name] = zip_file.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as error:
+        # RuntimeError: an encrypted member; NotImplementedError: an unsupported compression method
+        raise EvaluationError(f"{path}: a damaged or unsupported zip ({str(error)[:80]})") from None
+    return contents
+
+
+def _declared_zip_entries(path: Path) -> int | None:
+    """The number of files the zip's end-of-central-directory record declares (None for a ZIP64 count).
+
+    ``zipfile`` trusts the entries it can parse, so damage inside the central directory (a comment length that
+    swallows the next entry) would silently drop files of a submission; this count shows it.
+    """
+    with open(path, "rb") as file:
+        file.seek(0, os.SEEK_END)
+        file.seek(max(0, file.tell() - (1 << 16) - 22))
+        tail = file.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 12:
+        return None
+    count = int.from_bytes(tail[at + 10:at + 12], "little")
+    return None if count == 0xFFFF else count
+
+
 def load_icdar_submission(path: str | Path, image_file_names: Mapping[int, str]) -> dict[int, ImagePredictions]:
     """Reads ``res_img_<stem>.txt`` files from a directory or a zip into predictions keyed by image id.
 
@@ -280,9 +375,7 @@ def load_icdar_submission(path: str | Path, image_file_names: Mapping[int, str])
     if path.is_dir():
         contents = {file.name: file.read_bytes() for file in sorted(path.glob("res_*.txt"))}
     elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zip_file:
-            contents = {Path(name).name: zip_file.read(name) for name in zip_file.namelist()
-                        if Path(name).name.startswith("res_") and name.endswith(".txt")}
+        contents = _read_submission_zip(path)
     elif path.exists():
         raise EvaluationError(f"{path}: expected predictions.json, a directory of res_img_*.txt files or a .zip")
     else:

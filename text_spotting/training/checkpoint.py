@@ -9,18 +9,21 @@ saving and ``from_safe_checkpoint`` rebuilds them after loading; the only extra 
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import os
-import pickle
 import re
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
+
+from ..messages import short_repr
 
 
 class CheckpointError(ValueError):
@@ -82,26 +85,67 @@ def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict[str, Any]:
-    """Loads a checkpoint with ``weights_only=True``; any failure is one ``CheckpointError`` naming the file."""
+    """Loads a checkpoint with ``weights_only=True``; any failure is one ``CheckpointError`` naming the file.
+
+    The checkpoint must be a dict whose ``state_dict`` maps names to tensors (and whose ``meta``, when present, is a
+    dict). A zip checkpoint (what ``torch.save`` writes) is checked against the CRC-32 of every member first, so a
+    flipped bit in the weights is an error instead of silently different weights.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: checkpoint file is empty")
     try:
+        _check_zip_members(path)
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if "Weights only load failed" in str(error):
-            found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-            reason = (f"it holds objects that are not allowed under safe loading "
-                      f"({found.group(1) if found else 'unknown type'}); not a text_spotting checkpoint?")
-        elif "zip archive" in str(error) or "central directory" in str(error) or isinstance(error, EOFError):
-            reason = "truncated or not a PyTorch checkpoint"
-        raise CheckpointError(f"{path}: cannot be loaded: {reason}") from None
+    except CheckpointError:
+        raise
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read: {error.strerror or error}") from None
+    except Exception as error:  # noqa: BLE001 - a damaged file makes the unpickler raise almost anything
+        raise CheckpointError(f"{path}: cannot be loaded: {_load_failure(error)}") from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise CheckpointError(f"{path}: not a text_spotting checkpoint (no 'state_dict' mapping of tensors)")
+    wrong = next((name for name, value in checkpoint["state_dict"].items()
+                  if not isinstance(name, str) or not isinstance(value, torch.Tensor)), None)
+    if wrong is not None:
+        raise CheckpointError(f"{path}: not a text_spotting checkpoint ('state_dict' entry {short_repr(wrong)} is a "
+                              f"{type(checkpoint['state_dict'][wrong]).__name__}, not a tensor)")
+    if not isinstance(checkpoint.get("meta", {}), dict):
+        raise CheckpointError(f"{path}: not a text_spotting checkpoint ('meta' is a "
+                              f"{type(checkpoint['meta']).__name__}, not a mapping)")
     return checkpoint
+
+
+def _check_zip_members(path: Path) -> None:
+    """Raises CheckpointError when a member of a zip checkpoint fails its CRC-32 (a legacy, non-zip file passes)."""
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            # torch.save can be told not to compute CRCs (torch.serialization.set_crc32_options): all zero then.
+            bad = archive.testzip() if any(info.CRC for info in members if info.file_size) else None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as error:
+        # A damaged local header: torch.load would read the members from the wrong place without noticing.
+        raise CheckpointError(f"{path}: corrupted: the archive's structure is damaged "
+                              f"({type(error).__name__})") from None
+    if bad is not None:
+        raise CheckpointError(f"{path}: corrupted: {short_repr(bad)} in the archive fails its CRC check")
+
+
+def _load_failure(error: Exception) -> str:
+    """The reason ``torch.load`` gave for refusing a file, in a few words."""
+    text = str(error).strip()
+    if "Weights only load failed" in text:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        return (f"it holds objects that are not allowed under safe loading "
+                f"({found.group(1)[:80] if found else 'unknown type'}); not a text_spotting checkpoint?")
+    if "zip archive" in text or "central directory" in text or isinstance(error, EOFError):
+        return "truncated or not a PyTorch checkpoint"
+    first = text.splitlines()[0] if text else ""
+    return f"damaged or not a PyTorch checkpoint ({type(error).__name__}: {first[:80]})"
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
@@ -118,22 +162,46 @@ def atomic_save(obj: Any, path: str | Path) -> None:
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_directory(path.parent)
 
 
 def atomic_replace(src: str | Path, dst: str | Path) -> None:
-    """fsyncs ``src`` and renames it over ``dst`` (same directory)."""
+    """fsyncs ``src``, renames it over ``dst`` (same directory) and fsyncs the directory, so that after a crash
+    ``dst`` is the old file or the whole new one, and the rename itself is not lost."""
     with open(src, "rb") as file:
         os.fsync(file.fileno())
     os.replace(src, dst)
+    _fsync_directory(Path(dst).parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Makes a rename in ``directory`` durable; a platform that cannot open a directory skips it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temp_files(directory: str | Path, names: tuple[str, ...]) -> list[Path]:
+    """Deletes what writes of ``names`` killed halfway left in ``directory``: the temp files ``.<name>.*.tmp`` of
+    :func:`atomic_save` and of the training hooks (each up to a whole checkpoint in size). Returns them."""
+    removed = []
+    for name in names:
+        for stale in Path(directory).glob(f".{name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+                removed.append(stale)
+    return removed
 
 
 def load_weights(model: torch.nn.Module, path: str | Path) -> dict[str, list[str]]:

@@ -15,7 +15,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from tqdm import tqdm
 
-from .checkpoint import atomic_replace, from_safe_checkpoint, to_safe_checkpoint
+from .checkpoint import atomic_replace, from_safe_checkpoint, remove_stale_temp_files, to_safe_checkpoint
 
 LATEST = "latest.pth"
 BEST = "best.pth"
@@ -50,8 +50,9 @@ def _to_tuple(value):
 class AtomicCheckpointHook(Hook):
     """Writes ``out_dir/latest.pth`` after every epoch and ``out_dir/best.pth`` whenever ``save_best`` improves.
 
-    Each file is written to a temp name, fsynced and renamed, so a kill at any moment leaves the previous checkpoint
-    intact. The checkpoint also holds the RNG states, restored on ``--resume-from`` for an exact continuation.
+    Each file is written to a temp name, fsynced and renamed (and the directory fsynced), so a kill at any moment
+    leaves the previous checkpoint intact; the temp files of writes killed halfway are removed when the next run
+    starts. The checkpoint also holds the RNG states, restored on ``--resume-from`` for an exact continuation.
     """
 
     priority = "VERY_LOW"
@@ -61,6 +62,11 @@ class AtomicCheckpointHook(Hook):
         self.save_best = save_best
         self.rule = rule
         self.best_score = -math.inf if rule == "greater" else math.inf
+
+    def before_run(self, runner) -> None:
+        if is_main_process():
+            for stale in remove_stale_temp_files(self.out_dir, (LATEST, BEST)):
+                runner.logger.info(f"removed {stale.name}, left by a checkpoint write that was interrupted")
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint["rng_state"] = capture_rng_state()

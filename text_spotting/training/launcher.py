@@ -148,7 +148,10 @@ def check_options(opts: TrainOptions) -> str | None:
     if opts.load_weights:
         read_checkpoint(opts.load_weights)
     if opts.resume_from:
-        done = int(read_checkpoint(opts.resume_from).get("meta", {}).get("epoch", 0))
+        done = read_checkpoint(opts.resume_from).get("meta", {}).get("epoch", 0)
+        if not isinstance(done, int) or isinstance(done, bool) or done < 0:
+            raise CheckpointError(f"{opts.resume_from}: field 'meta.epoch' must be the number of epochs done, got "
+                                  f"{done!r:.40}")
         total = opts.epochs if opts.epochs is not None else load_config(opts.template_dir).train_cfg.max_epochs
         if total <= done:
             return (f"{opts.resume_from} has already trained {done} epochs and --epochs is {total} (the total, not "
