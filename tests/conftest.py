@@ -65,4 +65,4 @@ def imported_ppocr(rapidocr_wheel) -> dict:
     return import_ppocr_v6(rapidocr_wheel, alphabet)
 
 
-CTC_TEMPLATE = "text-spotting-cpu-ctc"
+CTC_TEMPLATE = "text-spotting-cpu"

@@ -194,7 +194,7 @@ def sample_results() -> list[MethodResult]:
                "word_spotting": {"precision": 0.4, "recall": 0.2, "hmean": 0.26667},
                "e2e_recognition": {"precision": 0.3, "recall": 0.1, "hmean": 0.15},
                "counts": {"images": 2, "gt_words": 8, "dont_care": 1, "predictions": 4}}
-    return [MethodResult("ours eager (text-spotting-cpu)", "640x384", "PyTorch", dict(metrics, recognition={
+    return [MethodResult("ours eager (text-spotting-cpu-attention)", "640x384", "PyTorch", dict(metrics, recognition={
         "accuracy": 0.5, "cer": 0.125}), [100.0, 200.0, 300.0], {"detector": 50.0}),
         MethodResult("tesseract", "auto", "Tesseract 5", metrics, [40.0, 60.0])]
 
@@ -258,7 +258,7 @@ def test_tool_skips_missing_peers_and_runs_the_rest(tmp_path, monkeypatch, capsy
     monkeypatch.setitem(sys.modules, "rapidocr", None)
     monkeypatch.setitem(sys.modules, "pytesseract", None)
     work_dir = tmp_path / "work_dir"
-    instantiate_template(REPO_ROOT / "model_templates" / "text-spotting-cpu", work_dir)
+    instantiate_template(REPO_ROOT / "model_templates" / "text-spotting-cpu-attention", work_dir)
     template_file = work_dir / TEMPLATE_FILE
     template_file.write_text(replace_top_level_block(template_file.read_text(), "thresholds",
                                                      {"detection": 0.99, "recognition": 0.5}))
@@ -275,7 +275,7 @@ def test_tool_skips_missing_peers_and_runs_the_rest(tmp_path, monkeypatch, capsy
     assert code == 0
     assert "skipped rapidocr: rapidocr: cannot import rapidocr" in printed
     assert "skipped tesseract: tesseract: cannot import pytesseract" in printed
-    rows = [line.split() for line in printed.splitlines() if line.startswith("ours eager (text-spotting-cpu)  ")]
+    rows = [line.split() for line in printed.splitlines() if line.startswith("ours eager (text-spotting-cpu-attention)  ")]
     assert [row[3] for row in rows] == ["320x192", "256x160"]
     assert all(len(row) == 13 and row[9] == "1.000" for row in rows)  # random weights read nothing right: CER 1
     saved = yaml.safe_load((tmp_path / "r.yaml").read_text())

@@ -22,7 +22,7 @@ from conftest import BUNDLED_DATA, PYTHON, REPO_ROOT, run_tool_env, torch_thread
 
 pytest.importorskip("openvino")
 
-TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"
 ENCODER = "model_text_recognition_head_encoder"
 DECODER = "model_text_recognition_head_decoder"
 

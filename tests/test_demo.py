@@ -14,6 +14,8 @@ from text_spotting.templates import TemplateError, load_config, load_template, w
 from text_spotting.training.checkpoint import atomic_save
 
 CPU_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+# a small model of the attention kind, for the tests of export caching and input sizes
+ATTENTION_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"
 
 
 def run_demo(*args, cwd, timeout=900):
@@ -22,7 +24,7 @@ def run_demo(*args, cwd, timeout=900):
 
 
 def test_with_input_size_changes_only_inference():
-    cfg = load_config(CPU_TEMPLATE)
+    cfg = load_config(ATTENTION_TEMPLATE)
     big = with_input_size(cfg, (1280, 768))
     assert tuple(big.input_size) == (1280, 768) and tuple(cfg.input_size) == (640, 384)
     resize = [t for t in big.test_pipeline if t["type"] == "FixShapeResize"][0]
@@ -37,7 +39,7 @@ def test_with_input_size_changes_only_inference():
 
 def test_export_cache_reuses_a_good_export_and_replaces_a_damaged_one(tmp_path):
     torch.manual_seed(0)
-    cfg = load_config(CPU_TEMPLATE)
+    cfg = load_config(ATTENTION_TEMPLATE)
     weights = tmp_path / "w.pth"
     atomic_save({"state_dict": EagerTextSpotter(cfg).model.state_dict(), "meta": {}}, weights)
     first, reused = export_cached(cfg, weights, tmp_path / "cache", progress=False)

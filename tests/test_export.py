@@ -26,7 +26,7 @@ from text_spotting.templates import load_config
 
 ov = pytest.importorskip("openvino")
 
-CPU_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+CPU_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"
 REFERENCE_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-0003"
 SNAPSHOT = CPU_TEMPLATE / "snapshot.pth"
 # Until the template ships a trained snapshot, a seeded random model whose classifiers are scaled up (see
@@ -405,7 +405,7 @@ def test_export_dir_layout_and_config(fp32_export, cpu_weights):
                        for ext in ("xml", "bin", "onnx"))}
     config = load_export_config(directory / "model.xml")  # any file of the export finds it
     assert config == fp32_export.config
-    assert config["template"] == "text-spotting-cpu" and config["input_size"] == [640, 384]
+    assert config["template"] == "text-spotting-cpu-attention" and config["input_size"] == [640, 384]
     assert config["precision"] == "FP32" and config["thresholds"]["detection"] == cfg.model.test_cfg.rcnn.score_thr
     from text_spotting.training.checkpoint import sha256_of
 

@@ -26,7 +26,7 @@ from text_spotting.templates import load_config, load_template
 ov = pytest.importorskip("openvino")
 
 #: The small attention-kind template with shipped weights (the one place to change when the templates are renamed).
-ATTENTION_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+ATTENTION_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"
 # What text_spotting_demo.py hard-codes or defaults to (demos/text_spotting_demo/python, OMZ 2024).
 DEMO_ALPHABET = "  abcdefghijklmnopqrstuvwxyz0123456789"
 DEMO_SOS, DEMO_EOS, DEMO_MAX_SEQ_LEN = 0, 1, 28

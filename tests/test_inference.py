@@ -16,7 +16,7 @@ from text_spotting.inference.timing import latency_summary
 from text_spotting.models.text_codec import EOS_INDEX, TextCodec
 from text_spotting.templates import load_config
 
-TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"
 SNAPSHOT = TEMPLATE / "snapshot.pth"
 BUNDLED_IMAGES = sorted((BUNDLED_DATA / "images").glob("*.jpg"))
 
@@ -225,7 +225,7 @@ def trained(tmp_path_factory):
             torch.manual_seed(0)
             spotter = EagerTextSpotter(load_config(template_dir))
             spread_random_weights(spotter.model)
-            torch.save({"state_dict": spotter.model.state_dict(), "meta": {"template": "text-spotting-cpu"}},
+            torch.save({"state_dict": spotter.model.state_dict(), "meta": {"template": "text-spotting-cpu-attention"}},
                        checkpoint)
     with torch_threads(2):
         export_model(load_config(template_dir), root / "export", weights=checkpoint, progress=False)
@@ -437,5 +437,5 @@ def test_speed_measurements_on_the_ir(trained, test_images):
     assert sum(latency.stages_ms.values()) <= latency.latency_ms["mean"] * 1.01
     assert throughput.throughput > 0 and throughput.latency_ms == {}
     assert latency.words_per_image == throughput.words_per_image
-    table = format_speed_table([("text-spotting-cpu", latency), ("text-spotting-cpu", throughput)]).splitlines()
+    table = format_speed_table([("text-spotting-cpu-attention", latency), ("text-spotting-cpu-attention", throughput)]).splitlines()
     assert len(table) == 4 and table[0].startswith("| template | runtime | words/img | mean ms")

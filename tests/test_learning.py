@@ -26,7 +26,7 @@ from text_spotting.evaluation.model_evaluation import evaluate_model
 from text_spotting.inference import EagerTextSpotter
 from text_spotting.templates import CONFIG_FILE, apply_template, load_template
 
-CPU_TEMPLATE = Path(__file__).resolve().parents[1] / 'model_templates' / 'text-spotting-cpu'
+CPU_TEMPLATE = Path(__file__).resolve().parents[1] / 'model_templates' / 'text-spotting-cpu-attention'
 
 IMAGE_SIZE = (256, 160)  # width, height: also the network input, so images are not resized
 WORDS_PER_IMAGE = [['cat', 'sun'], ['dog', 'red', 'map'], ['box', 'hat', 'pen'], ['cup', 'ink']]

@@ -56,7 +56,7 @@ FUZZ_EXAMPLES = int(os.environ.get("TS_FUZZ_EXAMPLES", "0"))
 HANG_SECONDS = 30
 # A one-line message quotes at most a short piece of the bad value.
 MAX_MESSAGE_EXTRA = 300
-CPU_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+CPU_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"
 
 
 def fuzz(examples: int):
@@ -610,7 +610,7 @@ def fake_export(directory: Path) -> dict:
         payload = hashlib.sha256(role.encode()).digest() * 64
         (directory / xml_name).with_suffix(".bin").write_bytes(payload)
         hashes[role] = hashlib.sha256(payload).hexdigest()
-    values = {"format": FORMAT, "format_version": 1, "template": "text-spotting-cpu",
+    values = {"format": FORMAT, "format_version": 1, "template": "text-spotting-cpu-attention",
               "alphabet": "0123456789abcdefghijklmnopqrstuvwxyz", "case_sensitive": False, "max_length": 28,
               "input_size": [160, 96], "thresholds": {"detection": 0.8, "recognition": 0.0}, "precision": "FP32",
               "text_feature_channels": 64, "encoder_channels": 64, "decoder_hidden_size": 128, "num_classes": 38,
@@ -747,7 +747,7 @@ def checkpoint_bytes(**kwargs) -> bytes:
 
 CHECKPOINT = {"state_dict": {"backbone.weight": torch.arange(12, dtype=torch.float32).reshape(3, 4),
                              "head.bias": torch.ones(3, dtype=torch.float16), "steps": torch.tensor([7])},
-              "meta": {"epoch": 2, "iter": 10, "template": {"name": "text-spotting-cpu"}},
+              "meta": {"epoch": 2, "iter": 10, "template": {"name": "text-spotting-cpu-attention"}},
               "optimizer": {"state": {0: {"momentum_buffer": torch.zeros(3)}}, "param_groups": [{"lr": 0.1}]}}
 
 

@@ -12,7 +12,7 @@ from text_spotting.training.recognition_stage import (TEXT_HEAD_PREFIX, WordFeat
                                                       jitter_boxes, recognition_accuracy, save_with_text_head,
                                                       train_text_head)
 
-CPU_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+CPU_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"
 
 
 def test_jittered_boxes_stay_near_and_non_empty():

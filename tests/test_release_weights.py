@@ -35,7 +35,7 @@ def templates_copy(tmp_path):
 def training_checkpoint(tmp_path):
     """A checkpoint shaped like the trainer's: state_dict, numpy values in meta, an optimizer state."""
     torch.manual_seed(0)
-    spotter = EagerTextSpotter(load_config(REPO_ROOT / "model_templates" / "text-spotting-cpu"))
+    spotter = EagerTextSpotter(load_config(REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"))
     state = spotter.model.state_dict()
     path = tmp_path / "latest.pth"
     atomic_save({"state_dict": state, "meta": {"epoch": 3, "iter": 1200},
@@ -46,7 +46,7 @@ def training_checkpoint(tmp_path):
 
 def test_release_writes_fp16_snapshot_and_records_it(templates_copy, training_checkpoint, tmp_path):
     checkpoint, state = training_checkpoint
-    template = templates_copy / "text-spotting-cpu"
+    template = templates_copy / "text-spotting-cpu-attention"
     result = subprocess.run([PYTHON, REPO_ROOT / "tools" / "release_weights.py", "--checkpoint", checkpoint,
                              "--template", template, "--recipe", "test"], env=run_tool_env(), capture_output=True,
                             text=True, timeout=300)
@@ -55,7 +55,7 @@ def test_release_writes_fp16_snapshot_and_records_it(templates_copy, training_ch
     recorded = yaml.safe_load((template / "template.yaml").read_text())
     assert recorded["initial_weights"] == "snapshot.pth"
     assert recorded["initial_weights_sha256"] == sha256_of(snapshot)
-    assert "description" in recorded and recorded["name"] == "text-spotting-cpu"  # the rest of the file is kept
+    assert "description" in recorded and recorded["name"] == "text-spotting-cpu-attention"  # the rest of the file is kept
     # weights only, half precision: well under half of the training checkpoint
     assert snapshot.stat().st_size < 0.4 * checkpoint.stat().st_size
     saved = read_checkpoint(snapshot)
@@ -83,7 +83,7 @@ def test_release_refuses_a_checkpoint_of_another_template(templates_copy, tmp_pa
     spotter = EagerTextSpotter(load_config(REPO_ROOT / "model_templates" / "text-spotting-0003"))
     other = tmp_path / "resnet.pth"
     atomic_save({"state_dict": spotter.model.state_dict(), "meta": {}}, other)
-    template = templates_copy / "text-spotting-cpu"
+    template = templates_copy / "text-spotting-cpu-attention"
     result = subprocess.run([PYTHON, REPO_ROOT / "tools" / "release_weights.py", "--checkpoint", other,
                              "--template", template], env=run_tool_env(), capture_output=True, text=True,
                             timeout=300)

@@ -19,7 +19,7 @@ SMALL_INPUT = [256, 160]
 
 
 def test_both_reference_templates_exist():
-    assert {p.name for p in TEMPLATES} >= {"text-spotting-0003", "text-spotting-cpu"}
+    assert {p.name for p in TEMPLATES} >= {"text-spotting-0003", "text-spotting-cpu-attention"}
 
 
 @pytest.mark.parametrize("template_dir", TEMPLATES, ids=lambda p: p.name)
@@ -72,7 +72,7 @@ def test_template_trains_one_step_and_predicts(template_dir, bundled_data):
 
 
 def test_template_values_reach_the_config():
-    cfg = load_config(REPO_ROOT / "model_templates" / "text-spotting-cpu")
+    cfg = load_config(REPO_ROOT / "model_templates" / "text-spotting-cpu-attention")
     template = cfg.template
     assert cfg.model.roi_head.text_head.alphabet == template["alphabet"]
     assert cfg.model.roi_head.text_head.max_length == template["max_length"]
@@ -104,7 +104,7 @@ def test_replace_top_level_block_keeps_everything_else():
 
 
 def test_record_model_stats_rewrites_only_that_block(tmp_path):
-    source = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+    source = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"
     for name in ("template.yaml", "model.py"):
         (tmp_path / name).write_text((source / name).read_text())
     before = (tmp_path / "template.yaml").read_text()

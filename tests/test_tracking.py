@@ -392,7 +392,7 @@ def test_bundled_clip_is_small_and_remade_by_its_readme_command(tmp_path):
 
 @pytest.fixture(scope="module")
 def work_dir(tmp_path_factory):
-    """A work dir of text-spotting-cpu with random weights at 320x192 input, a detection threshold low enough for
+    """A work dir of text-spotting-cpu-attention with random weights at 320x192 input, a detection threshold low enough for
     random weights to find (nonsense) words, so there is something to track, and at most 3 of them a frame (each
     is read to the full text length: that is what takes the time)."""
     from text_spotting.inference import EagerTextSpotter
@@ -401,7 +401,7 @@ def work_dir(tmp_path_factory):
     from text_spotting.work_dir import instantiate_template
 
     directory = tmp_path_factory.mktemp("work_dir")
-    instantiate_template(REPO_ROOT / "model_templates" / "text-spotting-cpu", directory, force=True)
+    instantiate_template(REPO_ROOT / "model_templates" / "text-spotting-cpu-attention", directory, force=True)
     template_file = directory / TEMPLATE_FILE
     text = replace_top_level_block(template_file.read_text(), "thresholds", {"detection": 0.3, "recognition": 0.0})
     template_file.write_text(replace_top_level_block(text, "input_size", [320, 192]))

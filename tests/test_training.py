@@ -14,7 +14,7 @@ import yaml
 from conftest import BUNDLED_DATA, PYTHON, REPO_ROOT, run_tool_env
 from text_spotting.training.checkpoint import read_checkpoint, sha256_of
 
-TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu" / "template.yaml"
+TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention" / "template.yaml"
 
 
 def run(cmd, cwd, timeout=600, check=True):

@@ -23,7 +23,7 @@ import torch
 from conftest import BUNDLED_DATA, PYTHON, REPO_ROOT, run_tool_env
 from text_spotting.training.checkpoint import CheckpointError, read_checkpoint
 
-TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
+TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"
 KILL_ROUNDS = int(os.environ.get("TS_KILL_ROUNDS", "0"))
 SEED = int(os.environ.get("TS_KILL_SEED", "2026"))
 # What the harness prints on stderr around a checkpoint write (see HARNESS).

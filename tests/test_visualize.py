@@ -169,7 +169,7 @@ def test_image_sink_keeps_repeated_names_apart(tmp_path):
 
 @pytest.fixture(scope="module")
 def work_dir(tmp_path_factory):
-    """A work dir of text-spotting-cpu with a checkpoint of random weights. To keep the tests short, its detection
+    """A work dir of text-spotting-cpu-attention with a checkpoint of random weights. To keep the tests short, its detection
     threshold is raised to 0.99 (random weights find no words, so no word is decoded) and its input size lowered to
     320x192."""
     from text_spotting.inference import EagerTextSpotter
@@ -178,7 +178,7 @@ def work_dir(tmp_path_factory):
     from text_spotting.work_dir import instantiate_template
 
     directory = tmp_path_factory.mktemp("work_dir")
-    instantiate_template(REPO_ROOT / "model_templates" / "text-spotting-cpu", directory, force=True)
+    instantiate_template(REPO_ROOT / "model_templates" / "text-spotting-cpu-attention", directory, force=True)
     template_file = directory / TEMPLATE_FILE
     text = replace_top_level_block(template_file.read_text(), "thresholds", {"detection": 0.99, "recognition": 0.5})
     template_file.write_text(replace_top_level_block(text, "input_size", [320, 192]))

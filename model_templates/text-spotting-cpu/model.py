@@ -1,26 +1,62 @@
-# text-spotting-cpu: the CPU-first text spotter. What differs from the reference (_base_/text_spotter.py):
-# a MobileNetV2 backbone, fewer proposals, a lighter box head and a narrower recognition head (64-channel encoder,
-# 128-unit GRU, 32 recognition RoIs per batch instead of 256/256/128: the 256-channel encoder alone costs ~15x more
-# on a CPU), so it trains on a 2-core laptop and runs in real time on a CPU after export.
-# Input size, alphabet and thresholds come from template.yaml.
+# text-spotting-cpu (CTC): the CPU text spotter built on text-pretrained open weights (PP-OCRv6 small, Apache-2.0,
+# imported by tools/import_pretrained.py; see NOTICE). What differs from the reference (_base_/text_spotter.py):
+# - the detector's backbone is PP-OCRv6's text-detection backbone (C2-C5: 48/96/192/384 channels), inputs normalised
+#   the way it was trained (BGR, (x - 127.5) / 127.5);
+# - words are read by a CTC recognizer (PP-OCRv6's) on perspective-rectified crops of the input image, cut along each
+#   word's mask quadrilateral, instead of an attention head on RoI features;
+# - a lighter box head and fewer proposals, for a CPU;
+# - AdamW with a 20x lower learning rate on the imported parts, a short warm-up and gradient clipping (the imported
+#   convolutions have their BatchNorm folded in: a plain SGD schedule wrecks them in a few steps);
+# - training on crop_size crops taken at full resolution (template.yaml), so the 10-20 px words of 1280x720 photos
+#   keep their size, and inference on the whole photo at input_size.
+# Input size, crop size, alphabet, thresholds and which parts are frozen come from template.yaml.
 _base_ = ['../_base_/text_spotter.py']
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='MobileNetV2',
-        widen_factor=1.0,
-        # strides 4, 8, 16, 32 -> channels 24, 32, 96, 320
-        out_indices=(1, 2, 4, 6),
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False),
-    neck=dict(in_channels=[24, 32, 96, 320]),
+    data_preprocessor=dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], bgr_to_rgb=False),
+    backbone=dict(_delete_=True, type='PPOCRv6DetBackbone'),
+    neck=dict(in_channels=[48, 96, 192, 384]),
     roi_head=dict(
         bbox_head=dict(fc_out_channels=256),
-        text_head=dict(encoder_channels=64, hidden_size=128)),
+        # no attention branch: the words are read by text_recognizer
+        text_roi_extractor=None,
+        text_head=None),
+    text_recognizer=dict(
+        type='CTCCropRecognitionHead',
+        recognizer=dict(type='PPOCRv6Recognizer'),
+        alphabet=None,  # from template.yaml
+        case_sensitive=None,  # from template.yaml
+        recognition_threshold=None,  # from template.yaml
+        crop=dict(height=48, min_width=320, max_width=960, width_stride=8, vertical_ratio=1.5),
+        train_jitter=0.05,
+        max_words_per_batch=32),
+    frozen_modules=None,  # from template.yaml (training.frozen_modules)
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128), text_sampler=dict(max_per_batch=32))),
+        rcnn=dict(sampler=dict(num=128))),
     test_cfg=dict(
-        rpn=dict(nms_pre=500, max_per_img=100),
-        rcnn=dict(max_per_img=50)))
+        rpn=dict(nms_pre=1000, max_per_img=300),
+        rcnn=dict(max_per_img=100)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadWordAnnotations', with_bbox=True, with_mask=True),
+    dict(type='RandomTextRotate', prob=0.3, max_angle=10, right_angle_prob=0.0),
+    dict(type='RandomTextCrop', crop_size=None, prob=1.0),  # crop_size from template.yaml (training.crop_size)
+    dict(type='PhotoMetricDistortion'),
+    dict(type='FixShapeResize', width=None, height=None, keep_ratio=True),  # crop_size from template.yaml
+    dict(type='FilterTextAnnotations', min_size=(2, 2)),
+    dict(type='PackTextDetInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=None, weight_decay=0.0001),  # lr from template.yaml
+    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.05), 'text_recognizer': dict(lr_mult=0.05)}),
+    clip_grad=dict(max_norm=10, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='MultiStepLR', begin=0, end=None, by_epoch=True, milestones=None, gamma=0.1),  # from template.yaml
+]
