@@ -234,8 +234,8 @@ def test_import_checkpoint_loads_with_weights_only(onnx_dir, tmp_path, det_backb
     assert 'sha256' in result.stdout and 'Apache-2.0' in result.stdout
     checkpoint = torch.load(out, map_location='cpu', weights_only=True)
     meta = checkpoint['meta']
-    alphabet = '0123456789abcdefghijklmnopqrstuvwxyz'
-    assert meta['alphabet'] == alphabet and meta['num_classes'] == 37 and meta['licence'] == 'Apache-2.0'
+    alphabet = PRINTABLE_ASCII  # text-spotting-cpu's alphabet: the 95 printable ASCII characters
+    assert meta['alphabet'] == alphabet and meta['num_classes'] == 96 and meta['licence'] == 'Apache-2.0'
     assert meta['sha256'] == {which: spec['sha256'] for which, spec in PPOCR_V6_FILES.items()}
     state_dict = checkpoint['state_dict']
     backbone = {key[len('backbone.'):]: value for key, value in state_dict.items() if key.startswith('backbone.')}
@@ -243,10 +243,12 @@ def test_import_checkpoint_loads_with_weights_only(onnx_dir, tmp_path, det_backb
     reader = {key[len(prefix):]: value for key, value in state_dict.items() if key.startswith(prefix)}
     assert len(backbone) + len(reader) == len(state_dict)
     PPOCRv6DetBackbone().load_state_dict(backbone, strict=True)
-    PPOCRv6Recognizer(num_classes=37).load_state_dict(reader, strict=True)
+    PPOCRv6Recognizer(num_classes=96).load_state_dict(reader, strict=True)
     assert torch.equal(backbone['stages.3.blocks.1.ffn.fc2.weight'],
                        det_backbone.state_dict()['stages.3.blocks.1.ffn.fc2.weight'])
-    rows = [0] + [characters.index(character) + 1 for character in alphabet]  # blank, then the alphabet's classes
+    # blank, then the alphabet's classes (the space is the last class, not in the character list)
+    rows = [0] + [len(characters) + 1 if character == ' ' else characters.index(character) + 1
+                  for character in alphabet]
     assert torch.equal(reader['classifier.weight'], recognizer.classifier.weight[rows].detach())
     assert torch.equal(reader['classifier.bias'], recognizer.classifier.bias[rows].detach())
 

@@ -125,7 +125,10 @@ class OpenVINOTextSpotter:
 
         core = ov.Core()
         models = {role: self._read_network(core, role) for role in self.config["files"]}
-        compile_config = {"PERFORMANCE_HINT": "LATENCY" if self.num_requests == 1 else "THROUGHPUT"}
+        # f32 arithmetic: OpenVINO's CPU plugin otherwise picks bfloat16 on processors that have it, and the IR would
+        # no longer read what the checkpoint reads (FP16 exports store their weights in half precision only).
+        compile_config = {"PERFORMANCE_HINT": "LATENCY" if self.num_requests == 1 else "THROUGHPUT",
+                          "INFERENCE_PRECISION_HINT": "f32"}
         if self.num_requests > 1:
             compile_config["PERFORMANCE_HINT_NUM_REQUESTS"] = str(self.num_requests)
         if num_threads:
