@@ -7,6 +7,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .text_codec import check_alphabet
+
 BLANK_INDEX = 0
 
 
@@ -19,14 +21,7 @@ class CTCCodec:
     """
 
     def __init__(self, alphabet: str, case_sensitive: bool = True) -> None:
-        if not isinstance(alphabet, str) or not alphabet:
-            raise ValueError(f"the alphabet must be a non-empty string, got {alphabet!r}")
-        repeated = sorted({c for c in alphabet if alphabet.count(c) > 1})
-        if repeated:
-            raise ValueError(f"the alphabet has repeated characters: {''.join(repeated)!r}")
-        if not case_sensitive and alphabet != alphabet.lower():
-            raise ValueError(f"the alphabet {alphabet!r} has upper-case characters, but words are lower-cased "
-                             "(case_sensitive=False)")
+        check_alphabet(alphabet, case_sensitive)
         self.alphabet = alphabet
         self.case_sensitive = bool(case_sensitive)
         self._char_to_id = {c: i + 1 for i, c in enumerate(alphabet)}

@@ -28,6 +28,20 @@ def class_order(old_alphabet: str, new_alphabet: str) -> list[int]:
     return [SOS_INDEX, EOS_INDEX] + [old_ids[c] for c in new_alphabet]
 
 
+def check_alphabet(alphabet: str, case_sensitive: bool) -> None:
+    """ValueError unless ``alphabet`` is a non-empty string of distinct characters, lower-case when words are
+    lower-cased (``case_sensitive`` False): what every recognizer's codec needs."""
+    if not isinstance(alphabet, str) or not alphabet:
+        raise ValueError(f"the alphabet must be a non-empty string, got {alphabet!r}")
+    repeated = sorted({c for c in alphabet if alphabet.count(c) > 1})
+    if repeated:
+        raise ValueError(f"the alphabet has repeated characters: {''.join(repeated)!r}")
+    if not case_sensitive and alphabet != alphabet.lower():
+        raise ValueError(
+            f"the alphabet {alphabet!r} has upper-case characters, but words are lower-cased "
+            "(case_sensitive=False): lower-case it or set case_sensitive=True")
+
+
 class TextCodec:
     """Encodes words into padded class-id targets and decodes predicted ids back into words.
 
@@ -39,15 +53,7 @@ class TextCodec:
     """
 
     def __init__(self, alphabet: str, max_length: int, case_sensitive: bool = False) -> None:
-        if not isinstance(alphabet, str) or not alphabet:
-            raise ValueError(f"the alphabet must be a non-empty string, got {alphabet!r}")
-        repeated = sorted({c for c in alphabet if alphabet.count(c) > 1})
-        if repeated:
-            raise ValueError(f"the alphabet has repeated characters: {''.join(repeated)!r}")
-        if not case_sensitive and alphabet != alphabet.lower():
-            raise ValueError(
-                f"the alphabet {alphabet!r} has upper-case characters, but words are lower-cased "
-                "(case_sensitive=False): lower-case it or set case_sensitive=True")
+        check_alphabet(alphabet, case_sensitive)
         if int(max_length) < 1:
             raise ValueError(f"max_length must be at least 1, got {max_length}")
         self.alphabet = alphabet
