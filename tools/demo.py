@@ -112,6 +112,7 @@ def spot_images(args, spotter) -> int:
 
     from text_spotting.evaluation import format_metrics_table
     from text_spotting.evaluation.model_evaluation import evaluate_model, save_metrics
+    from text_spotting.inference.latency import LATENCY_KEYS
     from text_spotting.inference.video import list_images
     from text_spotting.visualization import contact_sheet, draw_predictions
 
@@ -150,8 +151,8 @@ def spot_images(args, spotter) -> int:
     print_words_table(rows)
     cv2.imwrite(str(args.out / "contact_sheet.jpg"), contact_sheet(sheet, columns=4, captions=[r[0] for r in rows[:len(sheet)]]),
                 [cv2.IMWRITE_JPEG_QUALITY, 90])
-    stages = [key for key in ("preprocess", "detector", "encoder", "decoder", "postprocess")
-              if any(key in latency for latency in latencies)]
+    # the stages this model has (attention: encoder, decoder; ctc: crops, recognizer)
+    stages = [key for key in LATENCY_KEYS if key != "total" and any(latency.get(key) for latency in latencies)]
     if stages:
         means = "  ".join(f"{key} {np.nanmean([lat.get(key, np.nan) for lat in latencies]):.0f}" for key in stages)
         print(f"\n{len(rows)} images, mean ms per image: {np.nanmean([r[2] for r in rows]):.0f} ({means})")
