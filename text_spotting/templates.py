@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -13,6 +12,7 @@ import yaml
 from mmengine.config import Config
 
 from .messages import short_repr as _short
+from .values import is_finite_number as _is_number, is_int as _is_int
 
 TEMPLATE_FILE = "template.yaml"
 CONFIG_FILE = "model.py"
@@ -96,20 +96,6 @@ def load_template(path: str | Path) -> dict[str, Any]:
 def _first_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    """A finite int or float (YAML's true/false are not numbers here)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
 
 
 def _mapping(section: dict, key: str, file: Path) -> dict:

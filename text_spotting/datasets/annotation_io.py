@@ -27,6 +27,8 @@ from tqdm import tqdm
 
 from ..geometry import polygon_area, polygon_to_bbox
 from ..messages import short_repr
+from ..file_io import fsync_directory
+from ..values import is_int as _is_int
 
 TEXT_CATEGORY = 'text'
 TEXT_CATEGORY_ID = 1  # the id our converters give the text category
@@ -339,10 +341,6 @@ def _inside(value: float, size: int) -> bool:
     return -BOUNDS_TOLERANCE_PX <= value <= size + BOUNDS_TOLERANCE_PX
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -408,7 +406,7 @@ def save_coco_text(coco: dict, path: str | os.PathLike) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_path)
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def text_category_id(coco: dict) -> int:
@@ -481,20 +479,6 @@ def _read_json(path: str) -> tuple[Any, AnnotationProblem | None]:
         return None, AnnotationProblem('invalid JSON', '', None, 'not valid JSON: a number of thousands of digits')
     except RecursionError:
         return None, AnnotationProblem('invalid JSON', '', None, 'not valid JSON: nested too deeply')
-
-
-def _fsync_directory(directory: str) -> None:
-    """Makes the rename durable; not every platform can open a directory, which is harmless."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from ..geometry import (as_points, bbox_to_quad, mask_to_quad, min_area_quad, po
 from ..messages import short_repr
 from .errors import EvaluationError
 from .icdar import ImageGroundTruth, ImagePredictions
+from ..values import is_finite_number as _is_number
 
 PREDICTIONS_FILE_NAME = "predictions.json"
 # An RLE mask is decoded into a full-image array: larger than OpenCV's largest image (2**30 pixels), it is no mask.
@@ -87,16 +88,6 @@ def predictions_to_coco_results(image_id: int, predictions: ImagePredictions) ->
 def save_predictions(records: Sequence[dict], path: str | Path) -> None:
     """Writes COCO result records as JSON (atomically)."""
     atomic_write_bytes(path, json.dumps(list(records)).encode("utf-8"))
-
-
-def _is_number(value: Any) -> bool:
-    """A finite JSON number (JSON allows NaN, Infinity and integers too large for a float: none of them)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
 def largest_polygon(parts: Sequence[Sequence[float]]) -> np.ndarray:

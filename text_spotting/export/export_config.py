@@ -15,7 +15,6 @@ another tool, a file renamed to another role, or an encoder and a decoder from t
 """
 from __future__ import annotations
 
-import math
 import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -25,6 +24,7 @@ import yaml
 
 from ..messages import short_repr as _short
 from ..training.checkpoint import sha256_of
+from ..values import is_finite_number as _is_number, is_int as _is_int
 
 FORMAT = "text-spotting-ir"
 FORMAT_VERSION = 1
@@ -210,20 +210,6 @@ def _check_alphabet(config: dict, kind_name: str, file: Path) -> None:
         raise ExportFormatError(f"{file}: field 'num_classes': {_short(config['num_classes'])} classes do not fit the "
                                 f"{len(alphabet)}-character alphabet (expected {expected}); the config and the IRs "
                                 f"come from different models")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    """A finite int or float (not a bool)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
 
 
 def _check_file_names(files: Any, hashes: Any, roles: tuple[str, ...], file: Path) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
+from ..file_io import fsync_directory as _fsync_directory
 from ..messages import short_repr
 
 
@@ -176,20 +177,6 @@ def atomic_replace(src: str | Path, dst: str | Path) -> None:
         os.fsync(file.fileno())
     os.replace(src, dst)
     _fsync_directory(Path(dst).parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Makes a rename in ``directory`` durable; a platform that cannot open a directory skips it."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def remove_stale_temp_files(directory: str | Path, names: tuple[str, ...]) -> list[Path]:
