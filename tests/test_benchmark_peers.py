@@ -252,7 +252,7 @@ def test_tool_skips_missing_peers_and_runs_the_rest(tmp_path, monkeypatch, capsy
     dir's detection threshold is raised to 0.99 so random weights find no word and the test stays short."""
     from text_spotting.inference import EagerTextSpotter
     from text_spotting.templates import TEMPLATE_FILE, load_config, replace_top_level_block
-    from text_spotting.training.checkpoint import atomic_save
+    from text_spotting.checkpoint import atomic_save
     from text_spotting.work_dir import instantiate_template
 
     monkeypatch.setitem(sys.modules, "rapidocr", None)

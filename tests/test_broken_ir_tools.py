@@ -96,7 +96,7 @@ def exported(tmp_path_factory) -> Path:
     from text_spotting.export import export_model
     from text_spotting.inference import EagerTextSpotter
     from text_spotting.templates import TEMPLATE_FILE, load_config, replace_top_level_block
-    from text_spotting.training.checkpoint import atomic_save
+    from text_spotting.checkpoint import atomic_save
     from text_spotting.work_dir import instantiate_template
 
     root = tmp_path_factory.mktemp("broken_ir")

@@ -11,7 +11,7 @@ from conftest import BUNDLED_DATA, PYTHON, REPO_ROOT, run_tool_env
 from text_spotting.export import export_cached, load_export_config
 from text_spotting.inference import EagerTextSpotter
 from text_spotting.templates import TemplateError, load_config, load_template, with_input_size, with_thresholds
-from text_spotting.training.checkpoint import atomic_save
+from text_spotting.checkpoint import atomic_save
 
 CPU_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
 # a small model of the attention kind, for the tests of export caching and input sizes

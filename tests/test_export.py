@@ -407,7 +407,7 @@ def test_export_dir_layout_and_config(fp32_export, cpu_weights):
     assert config == fp32_export.config
     assert config["template"] == "text-spotting-cpu-attention" and config["input_size"] == [640, 384]
     assert config["precision"] == "FP32" and config["thresholds"]["detection"] == cfg.model.test_cfg.rcnn.score_thr
-    from text_spotting.training.checkpoint import sha256_of
+    from text_spotting.checkpoint import sha256_of
 
     assert config["source_weights_sha256"] == sha256_of(weights)
     assert (config["text_feature_channels"], config["encoder_channels"], config["decoder_hidden_size"],

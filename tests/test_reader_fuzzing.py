@@ -48,7 +48,7 @@ from text_spotting.evaluation.predictions_io import (ground_truth_from_coco, loa
 from text_spotting.export.export_config import (EXPORT_CONFIG_FILE, FORMAT, ROLES, ExportFormatError,
                                                 load_export_config)
 from text_spotting.templates import TemplateError, apply_template, load_template
-from text_spotting.training.checkpoint import CheckpointError, read_checkpoint
+from text_spotting.checkpoint import CheckpointError, read_checkpoint
 
 # 0: the suite's bounded, derandomized run; N > 0: N random examples per test (the longer run of the README).
 FUZZ_EXAMPLES = int(os.environ.get("TS_FUZZ_EXAMPLES", "0"))

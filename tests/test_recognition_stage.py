@@ -38,7 +38,7 @@ def test_word_features_split_holds_out_a_share():
 def seeded_model_checkpoint(tmp_path_factory):
     from text_spotting.inference import EagerTextSpotter
     from text_spotting.templates import load_config
-    from text_spotting.training.checkpoint import atomic_save
+    from text_spotting.checkpoint import atomic_save
 
     torch.manual_seed(0)
     cfg = load_config(CPU_TEMPLATE)
@@ -52,7 +52,7 @@ def test_training_the_head_changes_only_the_head(seeded_model_checkpoint, tmp_pa
 
     from text_spotting.evaluation.model_evaluation import build_test_dataset
     from text_spotting.inference import EagerTextSpotter
-    from text_spotting.training.checkpoint import read_checkpoint
+    from text_spotting.checkpoint import read_checkpoint
 
     cfg, base = seeded_model_checkpoint
     spotter = EagerTextSpotter(cfg, base)

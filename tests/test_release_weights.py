@@ -11,7 +11,7 @@ import yaml
 from conftest import PYTHON, REPO_ROOT, run_tool_env
 from text_spotting.inference import EagerTextSpotter
 from text_spotting.templates import load_config
-from text_spotting.training.checkpoint import atomic_save, read_checkpoint, sha256_of
+from text_spotting.checkpoint import atomic_save, read_checkpoint, sha256_of
 from text_spotting.work_dir import WorkDirError, instantiate_template
 
 

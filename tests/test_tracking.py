@@ -397,7 +397,7 @@ def work_dir(tmp_path_factory):
     is read to the full text length: that is what takes the time)."""
     from text_spotting.inference import EagerTextSpotter
     from text_spotting.templates import TEMPLATE_FILE, load_config, replace_top_level_block
-    from text_spotting.training.checkpoint import atomic_save
+    from text_spotting.checkpoint import atomic_save
     from text_spotting.work_dir import instantiate_template
 
     directory = tmp_path_factory.mktemp("work_dir")

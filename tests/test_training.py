@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from conftest import BUNDLED_DATA, PYTHON, REPO_ROOT, run_tool_env
-from text_spotting.training.checkpoint import read_checkpoint, sha256_of
+from text_spotting.checkpoint import read_checkpoint, sha256_of
 
 TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention" / "template.yaml"
 

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from conftest import BUNDLED_DATA, PYTHON, REPO_ROOT, run_tool_env
-from text_spotting.training.checkpoint import CheckpointError, read_checkpoint
+from text_spotting.checkpoint import CheckpointError, read_checkpoint
 
 TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu-attention"
 KILL_ROUNDS = int(os.environ.get("TS_KILL_ROUNDS", "0"))
@@ -34,7 +34,7 @@ SAVE_START, WRITE_START, WRITE_END, REPLACED = "@@save-start", "@@write-start", 
 HARNESS = '''
 import runpy, sys, time
 import mmengine.fileio.backends.local_backend as local_backend
-import text_spotting.training.checkpoint as checkpoint
+import text_spotting.checkpoint as checkpoint
 import text_spotting.training.hooks as hooks
 
 
@@ -203,7 +203,7 @@ def test_training_killed_at_random_moments_resumes_to_the_end(work_dir, tmp_path
 
 def _write_forever(path: Path, weights: torch.Tensor, generation: int) -> None:
     """The child's loop; never returns. Only serial work after the fork (no intra-op threads)."""
-    from text_spotting.training.checkpoint import atomic_save
+    from text_spotting.checkpoint import atomic_save
 
     try:
         while True:
@@ -232,7 +232,7 @@ def test_atomic_save_killed_at_random_moments_leaves_a_whole_file(tmp_path):
             assert torch.equal(checkpoint["state_dict"]["w"], weights)
             generation = checkpoint["meta"]["generation"]
     assert generation > 0, "no write ever completed"
-    from text_spotting.training.checkpoint import remove_stale_temp_files
+    from text_spotting.checkpoint import remove_stale_temp_files
 
     remove_stale_temp_files(tmp_path, ("latest.pth",))
     assert [p.name for p in tmp_path.iterdir()] == ["latest.pth"]

@@ -27,6 +27,40 @@ def image_size(value: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def add_calibration_arguments(parser: argparse.ArgumentParser) -> None:
+    """The calibration set of ``--precision INT8``: annotated images NNCF measures the activations on."""
+    from .export.quantization import DEFAULT_CALIBRATION_IMAGES
+
+    group = parser.add_argument_group("INT8 calibration (--precision INT8)")
+    group.add_argument("--calibration-ann-files", type=comma_list, metavar="A.json[,B.json]",
+                       help="COCO-with-text file(s) of the calibration images: training images or generated "
+                            "scenes, never the set you report on")
+    group.add_argument("--calibration-data-roots", type=comma_list, metavar="ROOT[,ROOT]",
+                       help="the image folder of each calibration annotation file")
+    group.add_argument("--calibration-images", type=int, default=DEFAULT_CALIBRATION_IMAGES, metavar="N",
+                       help=f"use at most N of them, evenly spaced (default {DEFAULT_CALIBRATION_IMAGES})")
+
+
+def check_calibration_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Refuses calibration flags that don't go together, or that come without ``--precision INT8``."""
+    if bool(args.calibration_ann_files) != bool(args.calibration_data_roots):
+        parser.error("--calibration-ann-files and --calibration-data-roots go together")
+    if args.calibration_ann_files and args.precision != "INT8":
+        parser.error("the calibration flags are for --precision INT8")
+    if args.calibration_images < 1:
+        parser.error("--calibration-images must be at least 1")
+
+
+def load_calibration(args: argparse.Namespace):
+    """The ``CalibrationSet`` the calibration flags name, or None when none are given (raises ``ExportError`` for a
+    missing or broken file)."""
+    from .export.quantization import load_calibration_set
+
+    if not args.calibration_ann_files:
+        return None
+    return load_calibration_set(args.calibration_ann_files, args.calibration_data_roots, args.calibration_images)
+
+
 def add_template_argument(parser: argparse.ArgumentParser, script_file: str) -> None:
     """``--template DIR``: the template/work dir whose template.yaml gives the defaults.
 
@@ -48,7 +82,7 @@ def require_template(args: argparse.Namespace, parser: argparse.ArgumentParser) 
 
 def run_main(main: Callable[[], int], expected: tuple[type[BaseException], ...] = ()) -> None:
     """Runs ``main`` and turns the project's input errors into one ``error: ...`` line and exit code 2."""
-    from .training.checkpoint import CheckpointError
+    from .checkpoint import CheckpointError
 
     try:
         sys.exit(main())

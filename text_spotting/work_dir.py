@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 from .templates import CONFIG_FILE, TEMPLATE_FILE, find_template_dir, load_config, load_template
-from .training.checkpoint import sha256_of
+from .checkpoint import sha256_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS_DIR = REPO_ROOT / "tools"

@@ -5,9 +5,13 @@
     venv/bin/python tools/benchmark.py --templates model_templates/text-spotting-cpu \\
         --weights model_templates/text-spotting-cpu/snapshot.pth --images data/horizontal_text_detection/images
 
-For each template: builds the model (its weights, or a seeded random init), exports it to a temporary directory,
-then measures per-image latency (mean, p50, p90 ms) of PyTorch and of the IR one image at a time (OpenVINO latency
-mode), and the throughput of the IR with several images in flight (throughput mode, --requests). Prints a markdown
+    venv/bin/python tools/benchmark.py --images ../shared/data/icdar2015_dev/images --num-images 20 \
+        --precision FP32 INT8 --calibration-ann-files TRAIN.json --calibration-data-roots TRAIN_IMAGES
+
+For each template: builds the model (its weights, or a seeded random init), exports it to a temporary directory in
+each --precision (INT8: quantized by NNCF on the calibration images), then measures per-image latency (mean, p50,
+p90 ms) of PyTorch and of each IR one image at a time (OpenVINO latency mode), and the throughput of each IR with
+several images in flight (throughput mode, --requests). Prints a markdown
 table with the per-stage split (preprocess, detector, text encoder, text decoder, postprocess) and the IR/PyTorch
 ratio. Words per image matter: the decoder runs once per character for every word found, so a random-init model
 (no --weights) that finds nothing or everything is much faster or slower than a trained one. Absolute numbers
@@ -23,7 +27,7 @@ try:
 except ImportError:  # run from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from text_spotting.command_line import run_main
+from text_spotting.command_line import add_calibration_arguments, load_calibration, run_main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
@@ -47,11 +51,20 @@ def parse_args(argv=None):
     parser.add_argument("--runs", type=int, default=5, help="timed passes over the images (default 5)")
     parser.add_argument("--requests", type=int, default=2,
                         help="images in flight for the IR's throughput measurement (default 2; 0 skips it)")
-    parser.add_argument("--precision", choices=("FP32", "FP16"), default="FP32", help="IR precision (default FP32)")
+    parser.add_argument("--precision", nargs="+", choices=("FP32", "FP16", "INT8"), default=["FP32"],
+                        help="IR precision(s), each measured in the same run (default FP32). INT8 needs the "
+                             "calibration flags")
     parser.add_argument("--device", default="CPU", help="OpenVINO device (default CPU)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random init and generated images")
     parser.add_argument("--save-results", type=Path, help="also write every number as YAML")
+    add_calibration_arguments(parser)
     args = parser.parse_args(argv)
+    if "INT8" in args.precision and not args.calibration_ann_files:
+        parser.error("--precision INT8 needs --calibration-ann-files and --calibration-data-roots")
+    if args.calibration_ann_files and "INT8" not in args.precision:
+        parser.error("the calibration flags are for --precision INT8")
+    if args.calibration_images < 1:
+        parser.error("--calibration-images must be at least 1")
     if args.weights and len(args.weights) != len(args.templates):
         parser.error(f"--weights: {len(args.weights)} given for {len(args.templates)} templates (use "
                      f"'{RANDOM_INIT}' for a random init)")
@@ -72,13 +85,13 @@ def weights_for(template_dir: Path, given: str | None) -> Path | None:
     return template_dir / initial if initial else None
 
 
-def measure_template(template_dir: Path, weights: Path | None, args) -> tuple[str, list, dict]:
+def measure_template(template_dir: Path, weights: Path | None, args, calibration=None) -> tuple[str, list, dict]:
     import torch
 
     from text_spotting.export import export_model
     from text_spotting.inference import EagerTextSpotter, OpenVINOTextSpotter
-    from text_spotting.inference.timing import (load_images, measure_async_throughput, measure_latency,
-                                                synthetic_images)
+    from text_spotting.inference.timing import load_images, measure_async_throughput, measure_latency
+    from text_spotting.synthetic import synthetic_images
     from text_spotting.templates import load_config
 
     cfg = load_config(template_dir)
@@ -89,18 +102,20 @@ def measure_template(template_dir: Path, weights: Path | None, args) -> tuple[st
         synthetic_images(cfg.input_size, args.num_images, args.seed)
     print(f"{name}: {'weights ' + str(weights) if weights else 'random init'}, {len(images)} images "
           f"({'from ' + str(args.images) if args.images else 'generated'}), exporting...", flush=True)
-    results = []
+    results = [measure_latency(eager, images, "pytorch", args.warmup, args.runs)]
     with tempfile.TemporaryDirectory(prefix="benchmark_export_") as tmp:
-        export_dir = Path(tmp) / "export"
-        export_model(cfg, export_dir, weights=weights, model=eager.model, precision=args.precision, progress=False)
-        results.append(measure_latency(eager, images, "pytorch", args.warmup, args.runs))
-        with OpenVINOTextSpotter(export_dir, device=args.device, num_threads=args.threads) as sync:
-            results.append(measure_latency(sync, images, f"openvino {args.precision}", args.warmup, args.runs))
-        if args.requests:
-            with OpenVINOTextSpotter(export_dir, device=args.device, num_threads=args.threads,
-                                     num_requests=args.requests) as pipelined:
-                results.append(measure_async_throughput(pipelined, images, f"openvino async x{args.requests}",
-                                                        args.warmup, args.runs))
+        for precision in args.precision:
+            export_dir = Path(tmp) / precision
+            export_model(cfg, export_dir, weights=weights, model=eager.model, precision=precision, progress=False,
+                         calibration=calibration if precision == "INT8" else None)
+            with OpenVINOTextSpotter(export_dir, device=args.device, num_threads=args.threads) as sync:
+                results.append(measure_latency(sync, images, f"openvino {precision}", args.warmup, args.runs))
+            if args.requests:
+                with OpenVINOTextSpotter(export_dir, device=args.device, num_threads=args.threads,
+                                         num_requests=args.requests) as pipelined:
+                    results.append(measure_async_throughput(pipelined, images,
+                                                            f"openvino {precision} async x{args.requests}",
+                                                            args.warmup, args.runs))
     info = {"template": name, "input_size": list(cfg.input_size), "weights": str(weights) if weights else None,
             "images": len(images)}
     return name, results, info
@@ -114,9 +129,10 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     rows, summaries = [], []
+    calibration = load_calibration(args)
     for index, template_dir in enumerate(args.templates):
         weights = weights_for(template_dir, args.weights[index] if args.weights else None)
-        name, results, info = measure_template(template_dir, weights, args)
+        name, results, info = measure_template(template_dir, weights, args, calibration)
         rows.extend((name, result) for result in results)
         summaries.append((name, results, info))
 
@@ -125,14 +141,18 @@ def main(argv=None) -> int:
     print(format_speed_table(rows))
     print()
     for name, results, info in summaries:
-        eager, ir = results[0], results[1]
+        eager = results[0]
         width, height = info["input_size"]
-        line = (f"{name} ({width}x{height}): IR/PyTorch mean latency {ir.latency_ms['mean']:.1f} / "
-                f"{eager.latency_ms['mean']:.1f} ms = {eager.latency_ms['mean'] / ir.latency_ms['mean']:.1f}x "
-                f"faster; {ir.throughput:.1f} img/s one at a time")
-        if len(results) > 2:
-            line += f", {results[2].throughput:.1f} img/s with {args.requests} in flight"
-        print(line + f" ({ir.words_per_image:.1f} words per image)")
+        by_name = {result.name: result for result in results}
+        for precision in args.precision:
+            ir = by_name[f"openvino {precision}"]
+            line = (f"{name} ({width}x{height}) {precision}: IR/PyTorch mean latency {ir.latency_ms['mean']:.1f} / "
+                    f"{eager.latency_ms['mean']:.1f} ms = {eager.latency_ms['mean'] / ir.latency_ms['mean']:.1f}x "
+                    f"faster; {ir.throughput:.1f} img/s one at a time")
+            pipelined = by_name.get(f"openvino {precision} async x{args.requests}")
+            if pipelined is not None:
+                line += f", {pipelined.throughput:.1f} img/s with {args.requests} in flight"
+            print(line + f" ({ir.words_per_image:.1f} words per image)")
     if args.save_results:
         save_results(args, summaries)
         print(f"results: {args.save_results}")
@@ -143,7 +163,10 @@ def save_results(args, summaries) -> None:
     import yaml
 
     document = {"settings": {"threads": args.threads, "warmup": args.warmup, "runs": args.runs,
-                             "requests": args.requests, "precision": args.precision, "device": args.device},
+                             "requests": args.requests, "precision": list(args.precision), "device": args.device,
+                             "calibration": {"ann_files": args.calibration_ann_files,
+                                             "images": args.calibration_images} if args.calibration_ann_files
+                             else None},
                 "templates": []}
     for name, results, info in summaries:
         entry = dict(info)

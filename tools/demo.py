@@ -22,13 +22,14 @@ try:
 except ImportError:  # run from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from text_spotting.command_line import image_size
+from text_spotting.command_line import add_calibration_arguments, check_calibration_arguments, image_size
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = REPO_ROOT / "data" / "horizontal_text_detection"
 DEFAULT_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
 IR_CACHE = REPO_ROOT / "outputs" / "ir"
 SHEET_IMAGES = 24
+CALIBRATION_SEED = 7  # the generated calibration scenes of --precision INT8 (a seed no test set uses)
 
 
 def parse_args(argv=None):
@@ -53,7 +54,14 @@ def parse_args(argv=None):
     parser.add_argument("--limit", type=int, default=0, help="at most N images or frames (0 = all)")
     parser.add_argument("--ir-cache", type=Path, default=IR_CACHE,
                         help="where exported IRs are kept between runs (default outputs/ir/ in the repository)")
+    parser.add_argument("--precision", choices=("FP32", "FP16", "INT8"), default="FP32",
+                        help="precision of the exported IR (default FP32). INT8: quantized by NNCF once (a few "
+                             "minutes) on the calibration images, by default scenes generated at the input size")
+    add_calibration_arguments(parser)
     args = parser.parse_args(argv)
+    check_calibration_arguments(args, parser)
+    if args.precision != "FP32" and args.runtime == "pytorch":
+        parser.error("--precision is the exported IR's; --runtime pytorch runs the checkpoint as it is")
     if args.limit < 0:
         parser.error("--limit must be 0 (all) or more")
     return args
@@ -94,9 +102,32 @@ def load_spotter(args, weights: Path):
             import torch
             torch.set_num_threads(args.threads)
         return EagerTextSpotter(cfg, weights)
-    export_dir, reused = export_cached(cfg, weights, args.ir_cache)
+    calibration = demo_calibration(args, cfg) if args.precision == "INT8" else None
+    export_dir, reused = export_cached(cfg, weights, args.ir_cache, precision=args.precision, calibration=calibration)
     print(f"model: {weights} -> OpenVINO IR {export_dir} ({size}, {'cached' if reused else 'exported now'})")
     return OpenVINOTextSpotter(export_dir, num_threads=args.threads, num_requests=1)
+
+
+def demo_calibration(args, cfg):
+    """The INT8 calibration set: the one the flags name, else generated scenes at the model's input size (made once
+    into the IR cache and reused)."""
+    import dataclasses
+
+    from text_spotting.command_line import load_calibration
+    from text_spotting.export import load_calibration_set
+    from text_spotting.synthetic import PRESETS, generate_dataset
+
+    calibration = load_calibration(args)
+    if calibration is not None:
+        return calibration
+    width, height = (int(v) for v in cfg.input_size)
+    count = args.calibration_images
+    folder = args.ir_cache / f"calibration-scenes-{width}x{height}-seed{CALIBRATION_SEED}-{count}"
+    if not (folder / "annotation.json").is_file():
+        print(f"INT8: generating {count} calibration scenes ({width}x{height}, seed {CALIBRATION_SEED}) into {folder}")
+        config = dataclasses.replace(PRESETS["horizontal"], width=width, height=height)
+        generate_dataset(folder, count, CALIBRATION_SEED, config, overwrite=True)
+    return load_calibration_set([folder / "annotation.json"], [folder], count)
 
 
 def print_words_table(rows) -> None:
@@ -226,7 +257,7 @@ if __name__ == "__main__":
     from text_spotting.inference import InferenceError
     from text_spotting.inference.video import FrameSourceError
     from text_spotting.templates import TemplateError
-    from text_spotting.training.checkpoint import CheckpointError
+    from text_spotting.checkpoint import CheckpointError
 
     run_main(main, (AnnotationError, FileNotFoundError, EvaluationError, ExportError, ExportFormatError,
                     InferenceError, FrameSourceError, TemplateError, CheckpointError))

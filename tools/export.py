@@ -22,7 +22,8 @@ try:
 except ImportError:  # run from a source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from text_spotting.command_line import add_template_argument, image_size, require_template, run_main
+from text_spotting.command_line import (add_calibration_arguments, add_template_argument, check_calibration_arguments,
+                                       image_size, load_calibration, require_template, run_main)
 
 
 def parse_args(argv=None):
@@ -32,9 +33,11 @@ def parse_args(argv=None):
     parser.add_argument("--save-model-to", type=Path, required=True,
                         help="output directory: created, or replaced when it holds a previous export (a directory "
                              "with other files is refused)")
-    parser.add_argument("--precision", choices=("FP32", "FP16"), default="FP32",
-                        help="precision of the IR weights (default FP32). FP16 halves the .bin files; OpenVINO "
-                             "decompresses them when it loads the model, so CPU speed stays about the same")
+    parser.add_argument("--precision", choices=("FP32", "FP16", "INT8"), default="FP32",
+                        help="precision of the IR (default FP32). FP16 halves the .bin files; OpenVINO "
+                             "decompresses them when it loads the model, so CPU speed stays about the same. INT8 "
+                             "(ctc kind): NNCF post-training quantization of the detector and the recognizer on "
+                             "the calibration images below, for speed on a CPU")
     parser.add_argument("--layout", choices=("dynamic", "omz"), default="dynamic",
                         help="dynamic (default): the recognizer reads all words of an image in one call, what our "
                              "runtime runs fastest. omz (attention kind): Open Model Zoo text-spotting-0005's exact "
@@ -45,13 +48,18 @@ def parse_args(argv=None):
                         help="the IR's input size (default: the template's). The model is fully convolutional up "
                              "to its RoI heads, so e.g. 1280x768 reads the small words of 1280x720 photos at full "
                              "resolution, at about 4x the detector time")
+    add_calibration_arguments(parser)
     add_template_argument(parser, __file__)
     args = parser.parse_args(argv)
     args.template = require_template(args, parser)
+    if args.precision == "INT8" and not args.calibration_ann_files:
+        parser.error("--precision INT8 needs --calibration-ann-files and --calibration-data-roots (training images "
+                     "or generated scenes: tools/generate_synthetic_dataset.py)")
     if args.onnx_only and args.precision != "FP32":
         parser.error("--precision applies to the OpenVINO IR; --onnx-only writes FP32 ONNX files")
     if args.onnx_only and args.layout != "dynamic":
         parser.error("--layout omz shapes the OpenVINO IRs (what Open Model Zoo's demo reads); --onnx-only writes none")
+    check_calibration_arguments(args, parser)
     return args
 
 
@@ -62,13 +70,17 @@ def main(argv=None) -> int:
     from text_spotting.templates import load_config, with_input_size
 
     cfg = with_input_size(load_config(args.template), args.input_size)
+    calibration = load_calibration(args)
     result = export_model(cfg, args.save_model_to, weights=args.load_weights, precision=args.precision,
-                          onnx_only=args.onnx_only, layout=args.layout)
+                          onnx_only=args.onnx_only, layout=args.layout, calibration=calibration)
     config = result.config
     print(f"exported template '{config['template']}' ({config['input_size'][0]}x{config['input_size'][1]}, "
           f"{config['precision']}) to {result.output_dir}")
     for path in result.files:
         print(f"  {path.name:48s} {path.stat().st_size / 2 ** 20:8.2f} MiB")
+    if calibration is not None:
+        print(f"INT8 calibrated on {len(calibration.images)} images ({calibration.num_words} words) of "
+              f"{', '.join(calibration.ann_files)}")
     print("time: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in result.seconds.items()))
     if args.layout == "omz":
         print("Open Model Zoo's demo (demos/text_spotting_demo/python) reads it as our runtime does with:\n  "

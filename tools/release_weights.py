@@ -34,7 +34,7 @@ def main(argv=None) -> int:
 
     from text_spotting.inference import EagerTextSpotter
     from text_spotting.templates import find_template_dir, load_config, record_initial_weights
-    from text_spotting.training.checkpoint import make_snapshot, sha256_of
+    from text_spotting.checkpoint import make_snapshot, sha256_of
 
     template_dir = find_template_dir(args.template)
     cfg = load_config(template_dir)

@@ -200,6 +200,6 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     from text_spotting.export import ExportError, ExportFormatError
     from text_spotting.inference.video import FrameSourceError
-    from text_spotting.training.checkpoint import CheckpointError
+    from text_spotting.checkpoint import CheckpointError
 
     run_main(main, (InferenceError, FrameSourceError, ExportError, ExportFormatError, CheckpointError))

@@ -107,6 +107,6 @@ if __name__ == "__main__":
     from text_spotting.datasets.annotation_io import AnnotationError
     from text_spotting.inference import InferenceError
     from text_spotting.templates import TemplateError
-    from text_spotting.training.checkpoint import CheckpointError
+    from text_spotting.checkpoint import CheckpointError
 
     run_main(main, (AnnotationError, InferenceError, TemplateError, CheckpointError, ValueError))

@@ -101,6 +101,6 @@ if __name__ == "__main__":
     from text_spotting.evaluation import EvaluationError
     from text_spotting.inference import InferenceError
     from text_spotting.templates import TemplateError
-    from text_spotting.training.checkpoint import CheckpointError
+    from text_spotting.checkpoint import CheckpointError
 
     run_main(main, (AnnotationError, EvaluationError, InferenceError, TemplateError, CheckpointError))

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from ..messages import short_repr as _short
-from ..training.checkpoint import sha256_of
+from ..checkpoint import sha256_of
 from ..values import is_finite_number as _is_number, is_int as _is_int
 
 FORMAT = "text-spotting-ir"
@@ -41,6 +41,8 @@ ONNX_FILES = {role: Path(name).with_suffix(".onnx").name for role, name in IR_FI
 EXPORT_FILES = frozenset({EXPORT_CONFIG_FILE, *IR_FILES.values(), *ONNX_FILES.values(),
                           *(Path(name).with_suffix(".bin").name for name in IR_FILES.values())})
 RT_INFO_SECTION = "text_spotting"
+#: What ``precision`` may say: the weights' storage (FP32, FP16) or NNCF's 8-bit quantization (INT8).
+IR_PRECISIONS = ("FP32", "FP16", "INT8")
 
 REQUIRED_KEYS = {
     "format": str, "format_version": int, "template": str, "alphabet": str, "case_sensitive": bool,
@@ -175,8 +177,12 @@ def _check_fields(config: Any, file: Path) -> None:
         if not _is_number(value) or not 0 <= value <= 1:
             raise ExportFormatError(f"{file}: field 'thresholds.{key}' must be a number in [0, 1], got "
                                     f"{_short(value)}")
-    if config["precision"] not in ("FP32", "FP16"):
-        raise ExportFormatError(f"{file}: field 'precision' must be FP32 or FP16, got {_short(config['precision'])}")
+    if config["precision"] not in IR_PRECISIONS:
+        raise ExportFormatError(f"{file}: field 'precision' must be one of {', '.join(IR_PRECISIONS)}, got "
+                                f"{_short(config['precision'])}")
+    if config["precision"] == "INT8" and not isinstance(config.get("calibration"), dict):
+        raise ExportFormatError(f"{file}: an INT8 export must record its 'calibration' (annotation files, images, "
+                                f"words), got {_short(config.get('calibration'))}")
     if not config["alphabet"]:
         raise ExportFormatError(f"{file}: field 'alphabet' is empty")
     for key, kind in KIND_REQUIRED_KEYS[kind_name].items():

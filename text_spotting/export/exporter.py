@@ -21,14 +21,17 @@ from mmengine.config import Config
 from torch import nn
 from tqdm import tqdm
 
+from ..models.building import build_text_spotter
 from ..templates import config_thresholds, load_config
 from .detector_graph import DETECTOR_INPUT, CropRecognizerGraph, DetectorGraph, ExportError
-from .export_config import (EXPORT_CONFIG_FILE, EXPORT_FILES, FORMAT, FORMAT_VERSION, IR_FILES, KIND_KEYS, KIND_ROLES,
-                            LAYOUTS, OMZ_ALPHABET, ONNX_FILES, ExportFormatError, ir_rt_info, load_export_config,
-                            write_export_config)
+from .export_config import (EXPORT_CONFIG_FILE, EXPORT_FILES, FORMAT, FORMAT_VERSION, IR_FILES, IR_PRECISIONS,
+                            KIND_KEYS, KIND_ROLES, LAYOUTS, OMZ_ALPHABET, ONNX_FILES, ExportFormatError, ir_rt_info,
+                            load_export_config, write_export_config)
 from .onnx_ops import CUSTOM_OPSETS, ONNX_OPSET
+from .quantization import (RECOGNIZER_FLOAT_PATTERNS, CalibrationSet, detector_inputs, quantize_network,
+                           recognizer_inputs)
 
-PRECISIONS = ("FP32", "FP16")
+PRECISIONS = IR_PRECISIONS
 ENCODER_INPUTS, ENCODER_OUTPUTS = ("input",), ("output",)
 DECODER_INPUTS = ("prev_symbol", "prev_hidden", "encoder_outputs")
 DECODER_OUTPUTS = ("output", "hidden")
@@ -149,7 +152,8 @@ def _model_facts(model: nn.Module) -> dict[str, Any]:
 
 def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str | Path | None = None,
                  precision: str = "FP32", onnx_only: bool = False, model: nn.Module | None = None,
-                 progress: bool = True, layout: str = "dynamic") -> ExportResult:
+                 progress: bool = True, layout: str = "dynamic",
+                 calibration: CalibrationSet | None = None) -> ExportResult:
     """Exports a template's text spotter to ``output_dir`` (the layout is described in
     ``text_spotting.export.export_config``).
 
@@ -157,7 +161,8 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
         cfg: the template's config (``text_spotting.templates.load_config``) or a template / work directory.
         output_dir: the export directory; created, or replaced when it holds a previous export.
         weights: checkpoint to load (its sha256 is recorded). Required unless ``model`` is given.
-        precision: ``FP32`` or ``FP16`` (weights of the IRs compressed to half precision).
+        precision: ``FP32``, ``FP16`` (weights of the IRs compressed to half precision) or ``INT8`` (ctc kind: the
+            detector and the recognizer quantized to 8 bits by NNCF on ``calibration``, see ``quantization.py``).
         onnx_only: write the ONNX files and ``export_config.yaml`` only, no IR.
         model: an already built ``TextMaskRCNN`` to export instead of building one from ``cfg`` + ``weights``
             (moved to the CPU, eval mode); its own ``test_cfg`` and recognition threshold are what the graph and
@@ -167,6 +172,7 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
             text-spotting-0005 exactly, for its text_spotting_demo: the encoder and decoder IRs with batch 1, labels
             1-based, and a model whose alphabet is a reordering of ``OMZ_ALPHABET`` exported in OMZ's order). The
             ONNX files keep N dynamic in both.
+        calibration: the images INT8 measures activations on (``load_calibration_set``); INT8 only.
 
     Raises:
         ExportError: bad arguments, an output directory that holds other files, or a model OpenVINO can't run.
@@ -176,6 +182,11 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
         raise ExportError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if onnx_only and precision != "FP32":
         raise ExportError("--precision applies to the OpenVINO IR; --onnx-only writes FP32 ONNX files only")
+    if precision == "INT8" and calibration is None:
+        raise ExportError("INT8 needs calibration images: --calibration-ann-files and --calibration-data-roots "
+                          "(training images or generated scenes, never the set you report on)")
+    if precision != "INT8" and calibration is not None:
+        raise ExportError(f"calibration images are for INT8; precision {precision} has no use for them")
     if layout not in LAYOUTS:
         raise ExportError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     if onnx_only and layout != "dynamic":
@@ -189,12 +200,9 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
     if model is None:
         if weights is None:
             raise ExportError("no weights: pass the checkpoint to export")
-        from ..inference import EagerTextSpotter
-
-        spotter = EagerTextSpotter(cfg, weights)
-        model, weights_sha256 = spotter.model, spotter.weights_sha256
+        model, weights_sha256 = build_text_spotter(cfg, weights)
     elif weights is not None:
-        from ..training.checkpoint import sha256_of
+        from ..checkpoint import sha256_of
 
         weights_sha256 = sha256_of(weights)
     model = model.cpu().eval()
@@ -205,9 +213,14 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
     if layout == "omz":
         text_head = _omz_text_head(text_head, facts)
     roles = KIND_ROLES[facts["recognizer_kind"]]
+    if precision == "INT8" and (facts["recognizer_kind"] != "ctc" or layout != "dynamic"):
+        raise ExportError(f"INT8 export is made for the ctc kind in the dynamic layout (detector + crop recognizer); "
+                          f"this model has a {facts['recognizer_kind']} recognizer, layout {layout}: use FP32 or FP16")
     stages = [f"trace {role}" for role in roles]
     if not onnx_only:
         stages += [f"convert {role}" for role in roles] + [f"save {role} IR" for role in roles]
+        if precision == "INT8":
+            stages += [f"quantize {role}" for role in roles]
     stages.append(f"write {EXPORT_CONFIG_FILE}")
     seconds: dict[str, float] = {}
     output_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -233,11 +246,14 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
         export_id = uuid.uuid4().hex
         files_sha256 = None
         if not onnx_only:
+            quantize = None
+            if precision == "INT8":
+                quantize = _quantizer(calibration, input_size, model.text_recognizer.crop_spec)
             files_sha256 = _write_irs(work, roles, precision, export_id, stage,
-                                      facts if layout == "omz" else None)
+                                      facts if layout == "omz" else None, quantize)
         with stage(f"write {EXPORT_CONFIG_FILE}"):
             config = _export_config(cfg, facts, input_size, precision, weights_sha256, export_id, files_sha256,
-                                    layout)
+                                    layout, calibration)
             write_export_config(work, config)
         bar.close()
         _replace_dir(work, output_dir)
@@ -290,13 +306,26 @@ def _trace_attention_recognizer(text_head: nn.Module, facts: dict, work: Path, s
                      "encoder_outputs": {0: "words"}, "output": {0: "words"}, "hidden": {1: "words"}})
 
 
+def _quantizer(calibration: CalibrationSet, input_size: tuple[int, int], spec):
+    """``quantize(role, ov_model) -> ov_model``: the INT8 copy of the detector or the crop recognizer, calibrated on
+    the inputs the runtime would give it for the calibration images."""
+    def quantize(role: str, network):
+        if role == "detector":
+            return quantize_network(network, lambda: detector_inputs(calibration, input_size), DETECTOR_INPUT,
+                                    len(calibration.images), asymmetric_activations=True)
+        return quantize_network(network, lambda: recognizer_inputs(calibration, input_size, spec),
+                                RECOGNIZER_INPUTS[0], len(calibration.images), float_patterns=RECOGNIZER_FLOAT_PATTERNS)
+    return quantize
+
+
 def _write_irs(work: Path, roles: tuple[str, ...], precision: str, export_id: str, stage,
-               omz_facts: dict | None = None) -> dict[str, str]:
+               omz_facts: dict | None = None, quantize=None) -> dict[str, str]:
     """Converts the ONNX files to IRs and saves them; with ``omz_facts`` (the model's facts, omz layout) the encoder
-    and decoder get OMZ's static batch-1 shapes. Returns the sha256 of each ``.bin``."""
+    and decoder get OMZ's static batch-1 shapes; with ``quantize`` (INT8) each network is replaced by
+    ``quantize(role, network)``. Returns the sha256 of each ``.bin``."""
     import openvino as ov
 
-    from ..training.checkpoint import sha256_of
+    from ..checkpoint import sha256_of
 
     models = {}
     for role in roles:
@@ -315,10 +344,17 @@ def _write_irs(work: Path, roles: tuple[str, ...], precision: str, export_id: st
             for (section, key), value in ir_rt_info(role, export_id).items():
                 model.set_rt_info(value, [section, key])
             models[role] = model
+    if quantize is not None:
+        for role in roles:
+            with stage(f"quantize {role}"):
+                models[role] = quantize(role, models[role])
+                for (section, key), value in ir_rt_info(role, export_id).items():
+                    models[role].set_rt_info(value, [section, key])
     hashes = {}
     for role in roles:
         with stage(f"save {role} IR"):
             xml = work / IR_FILES[role]
+            # INT8: the quantized weights are int8 already; the rest stays f32 (as measured).
             ov.save_model(models[role], str(xml), compress_to_fp16=(precision == "FP16"))
             hashes[role] = sha256_of(xml.with_suffix(".bin"))
     return hashes
@@ -326,7 +362,7 @@ def _write_irs(work: Path, roles: tuple[str, ...], precision: str, export_id: st
 
 def _export_config(cfg: Config, facts: dict, input_size: tuple[int, int], precision: str,
                    weights_sha256: str | None, export_id: str, files_sha256: dict | None,
-                   layout: str = "dynamic") -> dict[str, Any]:
+                   layout: str = "dynamic", calibration: CalibrationSet | None = None) -> dict[str, Any]:
     import openvino as ov
 
     import text_spotting
@@ -346,6 +382,8 @@ def _export_config(cfg: Config, facts: dict, input_size: tuple[int, int], precis
         "precision": precision,
         "source_weights_sha256": weights_sha256,
     }
+    if calibration is not None:
+        config["calibration"] = calibration.describe()
     config.update((key, facts[key]) for key in KIND_KEYS[kind])
     roles = KIND_ROLES[kind]
     if files_sha256 is not None:
@@ -384,15 +422,16 @@ def cached_export_dir(cache_root: str | Path, cfg: Config, weights_sha256: str, 
 
 
 def export_cached(cfg: Config | str | Path, weights: str | Path, cache_root: str | Path, precision: str = "FP32",
-                  progress: bool = True) -> tuple[Path, bool]:
+                  progress: bool = True, calibration: CalibrationSet | None = None) -> tuple[Path, bool]:
     """The IR of ``weights`` at ``cfg.input_size``, exported once into ``cache_root`` and reused while it checks out.
 
     Reuse needs ``load_export_config`` to pass (every file present, rt_info and .bin digests right) and the export to
     name the same source weights, input size, precision and thresholds (the detection threshold is part of the
-    graph: after ``tune_thresholds.py --update-template`` the demo exports again); anything else is exported again (atomically, so a
-    half-written cache never shadows a good one). Returns ``(export_dir, reused)``.
+    graph: after ``tune_thresholds.py --update-template`` the demo exports again) and, for INT8, the same
+    calibration set (``calibration``); anything else is exported again (atomically, so a half-written cache never
+    shadows a good one). Returns ``(export_dir, reused)``.
     """
-    from ..training.checkpoint import sha256_of
+    from ..checkpoint import sha256_of
     if not isinstance(cfg, Config):
         cfg = load_config(cfg)
     digest = sha256_of(weights)
@@ -403,10 +442,11 @@ def export_cached(cfg: Config | str | Path, weights: str | Path, cache_root: str
             thresholds = {key: float(value) for key, value in config.get("thresholds", {}).items()}
             if (config.get("source_weights_sha256") == digest and config.get("precision") == precision
                     and list(config.get("input_size", [])) == [int(v) for v in cfg.input_size]
-                    and thresholds == config_thresholds(cfg)):
+                    and thresholds == config_thresholds(cfg)
+                    and config.get("calibration") == (calibration.describe() if calibration else None)):
                 return directory, True
         except ExportFormatError:
             pass  # a stale or damaged cache entry: export again over it
         shutil.rmtree(directory)
-    export_model(cfg, directory, weights=weights, precision=precision, progress=progress)
+    export_model(cfg, directory, weights=weights, precision=precision, progress=progress, calibration=calibration)
     return directory, False

@@ -8,44 +8,17 @@ from typing import Sequence
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox2roi
-from ..geometry import bbox_to_quad
 from ..models.text_recognition_head import greedy_decode
-from ..models.word_crops import word_quad
+from ..models.building import build_text_spotter
+from ..models.ground_truth import legible_gt_quads
 from ..templates import load_config
-from ..training.checkpoint import CheckpointError, load_weights, sha256_of
 from .latency import LATENCY_KEYS, StageClock
 from .processing import (NetworkDetections, fit_and_pad, set_texts, texts_from_symbols, word_crops,
                          words_from_detections)
 from .words import SpottedWord
-
-
-def legible_gt_words(sample) -> tuple[torch.Tensor, list[str]]:
-    """The legible ground-truth words of a test-pipeline sample (``metainfo['instances']``, in order, don't care
-    left out): their boxes ``[N, 4]`` (x1, y1, x2, y2) scaled into the network input and their transcriptions."""
-    legible = [inst for inst in sample.metainfo["instances"] if not inst.get("ignore_flag", 0)]
-    scale_w, scale_h = sample.metainfo["scale_factor"]
-    scale = torch.tensor([scale_w, scale_h, scale_w, scale_h], dtype=torch.float32)
-    boxes = torch.tensor([inst["bbox"] for inst in legible], dtype=torch.float32).reshape(-1, 4) * scale
-    return boxes, [inst.get("text", "") for inst in legible]
-
-
-def legible_gt_quads(sample) -> list[np.ndarray]:
-    """The quadrilaterals ``[4, 2]`` of the same words as :func:`legible_gt_words`, scaled into the network input:
-    each polygon's :func:`~text_spotting.models.word_crops.word_quad` (its box when it has no polygon)."""
-    scale = np.array(sample.metainfo["scale_factor"], dtype=np.float64)
-    quads = []
-    for inst in sample.metainfo["instances"]:
-        if inst.get("ignore_flag", 0):
-            continue
-        parts = [part for part in inst.get("mask") or [] if len(part) >= 6]
-        quad = word_quad(np.concatenate([np.reshape(p, (-1, 2)) for p in parts])) if parts \
-            else bbox_to_quad(inst["bbox"])
-        quads.append(quad * scale)
-    return quads
 
 
 class EagerTextSpotter:
@@ -66,18 +39,11 @@ class EagerTextSpotter:
 
     def __init__(self, cfg: Config, weights: str | Path | None = None, device: str = "cpu"):
         import text_spotting  # noqa: F401  registers our components
-        from mmdet.registry import MODELS
 
-        init_default_scope("mmdet")
         self.cfg = cfg
         self.device = torch.device(device)
-        self.model = MODELS.build(cfg.model)
+        self.model, self.weights_sha256 = build_text_spotter(cfg, weights)
         self.weights = Path(weights) if weights else None
-        self.weights_sha256 = None
-        if weights:
-            self._load(weights)
-        else:
-            self.model.init_weights()
         self.model.to(self.device).eval()
         self.input_size = tuple(int(v) for v in cfg.input_size)  # (width, height)
         self.last_latency_ms = dict.fromkeys(LATENCY_KEYS, 0.0)
@@ -92,16 +58,6 @@ class EagerTextSpotter:
         return {"format": "pytorch", "sha256": self.weights_sha256,
                 "weights": str(self.weights) if self.weights else None, "template": self.cfg.template["name"],
                 "input_size": list(self.input_size)}
-
-    def _load(self, weights: str | Path) -> None:
-        report = load_weights(self.model, weights)
-        missing, mismatched = report["missing"], report["shape_mismatch"]
-        if missing or mismatched:
-            example = (mismatched or missing)[0]
-            raise CheckpointError(
-                f"{weights}: does not fit template '{self.cfg.template['name']}': {len(missing)} tensors missing, "
-                f"{len(mismatched)} with other shapes (e.g. {example})")
-        self.weights_sha256 = sha256_of(weights)
 
     @torch.no_grad()
     def predict_batch(self, batch: dict, read_gt_words: bool = False):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..export import EXPORT_CONFIG_FILE as CONFIG_FILE
 from ..templates import TEMPLATE_FILE, TemplateError, load_config
-from ..training.checkpoint import CheckpointError, read_checkpoint
+from ..checkpoint import CheckpointError, read_checkpoint
 from .eager import EagerTextSpotter
 from .errors import InferenceError
 from .openvino_spotter import OpenVINOTextSpotter

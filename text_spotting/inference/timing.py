@@ -122,18 +122,6 @@ def load_images(folder: str | Path, limit: int = 0) -> list[np.ndarray]:
     return images
 
 
-def synthetic_images(size: tuple[int, int], count: int, seed: int = 0) -> list[np.ndarray]:
-    """``count`` generated scenes of ``size`` (width, height) with a few horizontal-ish text blocks (typically
-    3-10 words), from the synthetic generator with its bundled fonts; the same images for the same seed."""
-    from ..synthetic import SceneConfig, SceneGenerator, discover_fonts, image_rng
-
-    config = SceneConfig(width=int(size[0]), height=int(size[1]), min_blocks=2, max_blocks=4, max_lines=2,
-                         max_words_per_line=3, max_rotation=10.0, max_tilt=15.0, vertical_prob=0.0,
-                         occlusion_prob=0.0, degradation=0.3)
-    generator = SceneGenerator(config, discover_fonts("bundled"))
-    return [generator.generate(image_rng(seed, index)).image for index in range(count)]
-
-
 def format_speed_table(rows: Sequence[tuple[str, SpeedResult]]) -> str:
     """A markdown table: per (template, result) words per image, latency mean / p50 / p90, throughput and the mean
     milliseconds of each stage."""

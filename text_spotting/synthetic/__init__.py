@@ -7,7 +7,7 @@ time, one word on its own alpha layer), :mod:`.backgrounds` (text-free clutter),
 Contact sheets for looking at the result: ``text_spotting.visualization.dataset_contact_sheet``.
 """
 from .dataset_writer import (GenerationSummary, SyntheticDataError, generate_dataset, image_rng, parse_size,
-                             word_annotation)
+                             synthetic_images, word_annotation)
 from .fonts import FontFace, discover_fonts, render_word
 from .real_words import RealWord, RealWordBank, crop_quad
 from .scene import PRESETS, Scene, SceneConfig, SceneGenerator, SceneWord
@@ -15,6 +15,6 @@ from .vocabulary import TextSampler
 
 __all__ = [
     "FontFace", "GenerationSummary", "PRESETS", "RealWord", "RealWordBank", "Scene", "SceneConfig", "SceneGenerator",
-    "SceneWord", "SyntheticDataError", "TextSampler", "crop_quad", "discover_fonts",
-    "generate_dataset", "image_rng", "parse_size", "render_word", "word_annotation",
+    "SceneWord", "SyntheticDataError", "TextSampler", "crop_quad", "discover_fonts", "generate_dataset", "image_rng",
+    "parse_size", "render_word", "synthetic_images", "word_annotation",
 ]

@@ -259,3 +259,14 @@ def generate_dataset(out_dir: str | os.PathLike, num_images: int, seed: int, con
             summary.outside_alphabet += word.legible and any(ch not in DEFAULT_ALPHABET for ch in word.text.lower())
     save_coco_text(sorted_keys(round_floats(coco)), out_dir / ANNOTATION_FILE)
     return summary
+
+
+def synthetic_images(size: tuple[int, int], count: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` generated scenes of ``size`` (width, height) with a few horizontal-ish text blocks (typically
+    3-10 words), with the bundled fonts; the same images for the same seed (what tools/benchmark.py times by
+    default)."""
+    config = SceneConfig(width=int(size[0]), height=int(size[1]), min_blocks=2, max_blocks=4, max_lines=2,
+                         max_words_per_line=3, max_rotation=10.0, max_tilt=15.0, vertical_prob=0.0,
+                         occlusion_prob=0.0, degradation=0.3)
+    generator = SceneGenerator(config, discover_fonts("bundled"))
+    return [generator.generate(image_rng(seed, index)).image for index in range(count)]

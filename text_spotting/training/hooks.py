@@ -15,7 +15,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from tqdm import tqdm
 
-from .checkpoint import atomic_replace, from_safe_checkpoint, remove_stale_temp_files, to_safe_checkpoint
+from ..checkpoint import atomic_replace, from_safe_checkpoint, remove_stale_temp_files, to_safe_checkpoint
 
 LATEST = "latest.pth"
 BEST = "best.pth"

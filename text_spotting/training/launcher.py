@@ -17,7 +17,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.hooks import Hook
 
 from ..templates import load_config
-from .checkpoint import CheckpointError, load_weights, read_checkpoint
+from ..checkpoint import CheckpointError, load_weights, read_checkpoint
 from .hooks import LATEST, AtomicCheckpointHook, GracefulStopHook, TrainingProgressHook
 
 

@@ -20,9 +20,9 @@ from mmdet.structures.bbox import bbox2roi
 from mmengine.dataset import pseudo_collate
 from tqdm import tqdm
 
+from ..checkpoint import atomic_save, read_checkpoint
 from ..evaluation.text import texts_match
-from ..inference.eager import legible_gt_words
-from .checkpoint import atomic_save, read_checkpoint
+from ..models.ground_truth import legible_gt_words
 
 TEXT_HEAD_PREFIX = "roi_head.text_head."
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
-from ..file_io import fsync_directory as _fsync_directory
-from ..messages import short_repr
+from .file_io import fsync_directory as _fsync_directory
+from .messages import short_repr
 
 
 class CheckpointError(ValueError):
