@@ -66,3 +66,11 @@ def imported_ppocr(rapidocr_wheel) -> dict:
 
 
 CTC_TEMPLATE = "text-spotting-cpu"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def registered_components():
+    """Tests build our components from config dicts, as a script does after ``register_all_modules()``."""
+    from text_spotting import register_all_modules
+
+    register_all_modules()

@@ -266,11 +266,11 @@ def test_tool_skips_missing_peers_and_runs_the_rest(tmp_path, monkeypatch, capsy
         atomic_save({"state_dict": EagerTextSpotter(load_config(work_dir)).model.state_dict(), "meta": {}},
                     tmp_path / "random.pth")
         code = load_tool().main([
-            "--ann", str(REPO_ROOT / "data" / "horizontal_text_detection" / "annotation.json"),
-            "--images", str(REPO_ROOT / "data" / "horizontal_text_detection"), "--weights",
+            "--test-ann-files", str(REPO_ROOT / "data" / "horizontal_text_detection" / "annotation.json"),
+            "--test-data-roots", str(REPO_ROOT / "data" / "horizontal_text_detection"), "--load-weights",
             str(tmp_path / "random.pth"), "--templates", str(work_dir), "--input-sizes", "320x192,256x160",
             "--limit", "1", "--warmup", "0", "--no-progress",
-            "--save-to", f"{tmp_path / 'r.md'},{tmp_path / 'r.yaml'}"])
+            "--save-metrics-to", f"{tmp_path / 'r.md'},{tmp_path / 'r.yaml'}"])
     printed = capsys.readouterr().out
     assert code == 0
     assert "skipped rapidocr: rapidocr: cannot import rapidocr" in printed
@@ -289,9 +289,11 @@ def test_tool_rejects_bad_flags_in_one_line(capsys):
     tool = load_tool()
     for argv, message in ((["--peers", "easyocr"], "unknown peer 'easyocr'"),
                           (["--input-sizes", "640"], "expected WIDTHxHEIGHT"),
-                          (["--save-to", "r.txt"], "write .md or .yaml")):
+                          (["--save-metrics-to", "r.txt"], "write .md or .yaml"),
+                          (["--test-ann-files", "a.json,b.json"], "takes one path here"),
+                          (["--save-to", "r.md"], "--save-to is now --save-metrics-to")):
         with pytest.raises(SystemExit) as exit_info:
-            tool.parse_args(["--ann", "a.json", "--images", "."] + argv)
+            tool.parse_args(["--test-ann-files", "a.json", "--test-data-roots", "."] + argv)
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 

@@ -124,7 +124,7 @@ def tool_command(tool: str, export: Path, root: Path, out: Path) -> list[str]:
     if tool == "visualize":
         return [PYTHON, script, "--load-weights", str(export / "model.bin"), "--images", str(image), "--no-show",
                 "--output", str(out), "--no-progress"]
-    return [PYTHON, script, "--load-weights", str(export), "--images", str(image), "--out", str(out)]
+    return [PYTHON, script, "--load-weights", str(export), "--images", str(image), "--output", str(out)]
 
 
 @pytest.mark.parametrize("damage, tool", CASES, ids=[f"{damage}-{tool}" for damage, tool in CASES])

@@ -243,7 +243,7 @@ def test_convert_icdar_command_line_error_from_another_directory(icdar2015, tmp_
     gt, images = icdar2015
     (gt / 'gt_img_2.txt').write_text('1,2,3,4,5,6,7,8,ok\n1,2,3,4,5,6,7,y,bad\n')
     result = subprocess.run([sys.executable, str(REPO / 'tools' / 'convert_icdar.py'), '--gt-dir', str(gt),
-                             '--images-dir', str(images), '--out', 'out.json'],
+                             '--images-dir', str(images), '--output', 'out.json'],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
@@ -255,19 +255,19 @@ def test_convert_icdar_command_line_error_from_another_directory(icdar2015, tmp_
 def test_convert_tools_write_what_the_library_returns(icdar2015, tmp_path, capsys):
     gt, images = icdar2015
     out = tmp_path / 'ann' / 'train.json'
-    assert load_tool('convert_icdar').main(['--gt-dir', str(gt), '--images-dir', str(images), '--out', str(out)]) == 0
+    assert load_tool('convert_icdar').main(['--gt-dir', str(gt), '--images-dir', str(images), '--output', str(out)]) == 0
     assert load_coco_text(str(out)) == ICDAR2015_EXPECTED
     assert capsys.readouterr().out == f"wrote {out}: 2 images, 4 words (1 don't care), 1 shapes clipped to the image\n"
 
     xml_file = tmp_path / 'annotations.xml'
     xml_file.write_text(CVAT_XML)
     out = tmp_path / 'cvat.json'
-    assert load_tool('convert_cvat').main([str(xml_file), '--out', str(out), '--label', 'text', '--label', 'car']) == 0
+    assert load_tool('convert_cvat').main([str(xml_file), '--output', str(out), '--label', 'text', '--label', 'car']) == 0
     assert load_coco_text(str(out)) == convert_cvat(str(xml_file), labels=['text', 'car'])[0]
     assert "1 shapes labelled 'word'" in capsys.readouterr().out
 
     xml_file.write_text('<annotations><track id="0"/></annotations>')
-    assert load_tool('convert_cvat').main([str(xml_file), '--out', str(out)]) == 2
+    assert load_tool('convert_cvat').main([str(xml_file), '--output', str(out)]) == 2
     assert capsys.readouterr().err.startswith(f'error: {xml_file}: <track> elements')
 
 
@@ -276,7 +276,7 @@ def test_check_dataset_tool_exit_codes(icdar2015, tmp_path, capsys):
     ann_file = tmp_path / 'ann.json'
     check_dataset_tool = load_tool('check_dataset')
     assert load_tool('convert_icdar').main(['--gt-dir', str(gt), '--images-dir', str(images),
-                                            '--out', str(ann_file)]) == 0
+                                            '--output', str(ann_file)]) == 0
     capsys.readouterr()
 
     assert check_dataset_tool.main([str(ann_file), str(images), '--alphabet', 'abcdefghijklmnopqrstuvwxyz']) == 0
@@ -298,9 +298,9 @@ def test_draw_annotations_tool(icdar2015, tmp_path, capsys):
     gt, images = icdar2015
     ann_file = tmp_path / 'ann.json'
     assert load_tool('convert_icdar').main(['--gt-dir', str(gt), '--images-dir', str(images),
-                                            '--out', str(ann_file)]) == 0
+                                            '--output', str(ann_file)]) == 0
     out_dir = tmp_path / 'drawn'
-    assert load_tool('draw_annotations').main([str(ann_file), str(images), '--out', str(out_dir), '--limit', '1']) == 0
+    assert load_tool('draw_annotations').main([str(ann_file), str(images), '--output', str(out_dir), '--limit', '1']) == 0
     assert sorted(p.name for p in out_dir.iterdir()) == ['img_2.png']
     drawn = cv2.imread(str(out_dir / 'img_2.png'))
     assert drawn.shape == (30, 40, 3)

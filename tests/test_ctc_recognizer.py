@@ -106,12 +106,12 @@ def test_crop_geometry_width_by_aspect_turning_and_padding():
 @pytest.fixture(scope="module")
 def ctc_model(imported_ppocr):
     """text-spotting-cpu's model (ctc kind) with the imported weights (detector heads at their init)."""
-    import text_spotting  # noqa: F401
     from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
+
+    from text_spotting import register_all_modules
     from text_spotting.templates import load_config
 
-    init_default_scope("mmdet")
+    register_all_modules()
     cfg = load_config(REPO_ROOT / "model_templates" / CTC_TEMPLATE)
     model = MODELS.build(cfg.model)
     missing = model.load_state_dict(imported_ppocr["state_dict"], strict=False)

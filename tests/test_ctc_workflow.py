@@ -38,7 +38,7 @@ def test_readme_workflow_for_the_ctc_template(rapidocr_wheel, bundled_data, subs
     template = REPO_ROOT / "model_templates" / CTC_TEMPLATE
     imported = tmp_path / "imported.pth"
     printed = run(["tools/import_pretrained.py", "--source", rapidocr_wheel, "--template", template / "template.yaml",
-                   "--out", imported], REPO_ROOT).stdout
+                   "--output", imported], REPO_ROOT).stdout
     assert "96 classes" in printed and imported.is_file()
 
     work = tmp_path / "work"

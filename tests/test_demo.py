@@ -64,7 +64,7 @@ def shipped_weights():
 
 def test_demo_spots_the_bundled_set_with_the_shipped_model(shipped_weights, tmp_path):
     out = tmp_path / "demo"
-    result = run_demo("--out", out, "--ir-cache", tmp_path / "ir", cwd=tmp_path)
+    result = run_demo("--output", out, "--ir-cache", tmp_path / "ir", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "OpenVINO IR" in result.stdout and "metrics on the bundled set" in result.stdout
     images = sorted((BUNDLED_DATA / "images").iterdir())
@@ -81,7 +81,7 @@ def test_demo_spots_the_bundled_set_with_the_shipped_model(shipped_weights, tmp_
     for mode in ("detection", "word_spotting"):
         assert metrics[mode]["hmean"] == pytest.approx(recorded[mode], abs=0.005), mode
 
-    second = run_demo("--out", out, "--ir-cache", tmp_path / "ir", "--images", BUNDLED_DATA / "images" / images[0].name,
+    second = run_demo("--output", out, "--ir-cache", tmp_path / "ir", "--images", BUNDLED_DATA / "images" / images[0].name,
                       cwd=tmp_path)
     assert second.returncode == 0 and "cached" in second.stdout, second.stderr[-2000:]
 
@@ -93,7 +93,7 @@ def test_demo_on_a_video_file_writes_an_annotated_mp4(shipped_weights, tmp_path)
     for frame in frames:
         writer.write(frame)
     writer.release()
-    result = run_demo("--video", video, "--no-show", "--out", tmp_path / "out", "--ir-cache", tmp_path / "ir",
+    result = run_demo("--video", video, "--no-show", "--output", tmp_path / "out", "--ir-cache", tmp_path / "ir",
                       cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     written = list((tmp_path / "out").glob("*.mp4"))

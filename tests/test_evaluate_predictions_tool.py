@@ -63,7 +63,7 @@ def scene(tmp_path):
 def test_scores_a_predictions_file_and_writes_yaml(scene, tmp_path, capsys):
     gt_path, predictions_path = scene
     metrics_path = tmp_path / "out" / "metrics.yaml"
-    code = load_tool().main(["--test-ann-file", str(gt_path), "--predictions", str(predictions_path),
+    code = load_tool().main(["--test-ann-files", str(gt_path), "--predictions", str(predictions_path),
                              "--save-metrics-to", str(metrics_path)])
     assert code == 0
     printed = capsys.readouterr().out
@@ -82,7 +82,7 @@ def test_lexicon_and_icdar_submission_inputs(scene, tmp_path, capsys):
     tool = load_tool()
     (tmp_path / "words.txt").write_text("HELLO\nEXIT\n")
     metrics_path = tmp_path / "lexicon.yaml"
-    assert tool.main(["--test-ann-file", str(gt_path), "--predictions", str(predictions_path),
+    assert tool.main(["--test-ann-files", str(gt_path), "--predictions", str(predictions_path),
                       "--lexicon", str(tmp_path / "words.txt"), "--save-metrics-to", str(metrics_path)]) == 0
     metrics = yaml.safe_load(metrics_path.read_text())
     # "hell0" snaps to HELLO, "noise" to EXIT (still a false positive), "2015" to HELLO (don't care in spotting)
@@ -94,16 +94,16 @@ def test_lexicon_and_icdar_submission_inputs(scene, tmp_path, capsys):
     (submission / "res_img_1.txt").write_text("0,0,50,0,50,20,0,20,hello\n")
     (submission / "res_img_2.txt").write_text("")
     capsys.readouterr()
-    assert tool.main(["--test-ann-file", str(gt_path), "--predictions", str(submission)]) == 0
+    assert tool.main(["--test-ann-files", str(gt_path), "--predictions", str(submission)]) == 0
     assert table_row(capsys.readouterr().out, "word_spotting") == ["1.0000", "0.5000", "0.6667"]
 
 
 @pytest.mark.parametrize("make_input, message", [
-    (lambda gt, preds, tmp: ["--test-ann-file", str(gt), "--predictions", str(tmp / "missing.json")],
+    (lambda gt, preds, tmp: ["--test-ann-files", str(gt), "--predictions", str(tmp / "missing.json")],
      "missing.json: predictions file not found"),
-    (lambda gt, preds, tmp: ["--test-ann-file", str(tmp / "none.json"), "--predictions", str(preds)],
+    (lambda gt, preds, tmp: ["--test-ann-files", str(tmp / "none.json"), "--predictions", str(preds)],
      "none.json"),
-    (lambda gt, preds, tmp: ["--test-ann-file", str(gt), "--predictions", str(preds), "--lexicon-dir", str(tmp)],
+    (lambda gt, preds, tmp: ["--test-ann-files", str(gt), "--predictions", str(preds), "--lexicon-dir", str(tmp)],
      "no per-image lexicon for 2 of 2 images (first missing: voc_img_1.txt)"),
 ])
 def test_bad_input_exits_2_with_one_error_line(scene, tmp_path, capsys, make_input, message):
@@ -116,7 +116,7 @@ def test_bad_input_exits_2_with_one_error_line(scene, tmp_path, capsys, make_inp
 def test_predictions_for_unknown_images_are_rejected(scene, capsys):
     gt_path, predictions_path = scene
     predictions_path.write_text(json.dumps([prediction(9, 0, 0, 5, 5, 0.5, "x")]))
-    assert load_tool().main(["--test-ann-file", str(gt_path), "--predictions", str(predictions_path)]) == 2
+    assert load_tool().main(["--test-ann-files", str(gt_path), "--predictions", str(predictions_path)]) == 2
     assert "image id(s) not in" in capsys.readouterr().err
 
 
@@ -125,14 +125,14 @@ def test_help_lists_every_flag(capsys):
         load_tool().parse_args(["--help"])
     assert info.value.code == 0
     help_text = capsys.readouterr().out
-    for flag in ("--test-ann-file", "--predictions", "--lexicon", "--lexicon-dir", "--save-metrics-to",
-                 "--test-data-root"):
+    for flag in ("--test-ann-files", "--predictions", "--lexicon", "--lexicon-dir", "--save-metrics-to",
+                 "--test-data-roots"):
         assert flag in help_text
 
 
 def test_runs_as_a_script_from_another_directory(scene, tmp_path):
     gt_path, predictions_path = scene
-    completed = subprocess.run([sys.executable, str(TOOL), "--test-ann-file", str(gt_path), "--predictions",
+    completed = subprocess.run([sys.executable, str(TOOL), "--test-ann-files", str(gt_path), "--predictions",
                                 str(predictions_path)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert "e2e_recognition" in completed.stdout

@@ -20,11 +20,11 @@ NUM_IMAGES = 3
 @pytest.fixture(scope="module")
 def ctc_checkpoint(imported_ppocr, tmp_path_factory):
     """The ctc template's model with the imported PP-OCRv6 weights and seeded detector heads."""
-    import text_spotting  # noqa: F401
     from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
 
-    init_default_scope("mmdet")
+    from text_spotting import register_all_modules
+
+    register_all_modules()
     torch.manual_seed(0)
     model = MODELS.build(load_config(REPO_ROOT / "model_templates" / CTC_TEMPLATE).model)
     model.init_weights()

@@ -189,7 +189,7 @@ def test_demo_runs_an_int8_ir_calibrated_on_scenes_it_generates(tmp_path):
     """demo.py --precision INT8 without calibration files: scenes generated at the input size into the IR cache
     (once), the quantized IR exported, run and cached."""
     def demo(*extra):
-        return subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "demo.py"), "--out", str(tmp_path / "out"),
+        return subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "demo.py"), "--output", str(tmp_path / "out"),
                                "--ir-cache", str(tmp_path / "ir"), "--input-size", "640x384", "--limit", "2",
                                "--images", str(REPO_ROOT / "data" / "horizontal_text_detection" / "images"),
                                "--precision", "INT8", "--calibration-images", "3", *extra],

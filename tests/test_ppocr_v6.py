@@ -228,7 +228,7 @@ def test_recognizer_exports_with_dynamic_batch_and_width(tmp_path):
 def test_import_checkpoint_loads_with_weights_only(onnx_dir, tmp_path, det_backbone, recognizer, characters):
     out = tmp_path / 'ppocr_v6.pth'
     result = subprocess.run([PYTHON, str(REPO_ROOT / 'tools' / 'import_pretrained.py'), '--source', str(onnx_dir),
-                             '--template', str(REPO_ROOT / 'model_templates' / 'text-spotting-cpu'), '--out', str(out)],
+                             '--template', str(REPO_ROOT / 'model_templates' / 'text-spotting-cpu'), '--output', str(out)],
                             capture_output=True, text=True, env=run_tool_env(), timeout=120)
     assert result.returncode == 0, result.stderr
     assert 'sha256' in result.stdout and 'Apache-2.0' in result.stdout
@@ -299,7 +299,7 @@ def test_tool_reports_one_line_and_exit_2(tmp_path):
     foreign.write_bytes(b'\x08\x07not the model')
     out = tmp_path / 'out.pth'
     result = subprocess.run([PYTHON, str(REPO_ROOT / 'tools' / 'import_pretrained.py'), '--source', str(foreign),
-                             '--alphabet', 'abc', '--out', str(out)],
+                             '--alphabet', 'abc', '--output', str(out)],
                             capture_output=True, text=True, env=run_tool_env(), timeout=120)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -80,14 +80,14 @@ def test_training_the_head_changes_only_the_head(seeded_model_checkpoint, tmp_pa
 
 def test_tool_trains_and_writes_a_checkpoint_and_rejects_bad_flags(seeded_model_checkpoint, tmp_path):
     _, base = seeded_model_checkpoint
-    out = tmp_path / "out.pth"
+    out = tmp_path / "recognizer" / "latest.pth"
     tool = [PYTHON, REPO_ROOT / "tools" / "train_recognizer.py", "--load-weights", base, "--template", CPU_TEMPLATE,
             "--train-ann-files", BUNDLED_DATA / "annotation.json", "--train-data-roots", BUNDLED_DATA]
-    result = subprocess.run([*map(str, tool), "--save-to", str(out), "--max-images", "2", "--iterations", "2",
+    result = subprocess.run([*map(str, tool), "--save-checkpoints-to", str(out.parent), "--max-images", "2", "--iterations", "2",
                              "--batch-size", "4", "--threads", "2", "--no-progress"],
                             env=run_tool_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert out.is_file() and "held-out accuracy" in result.stdout
-    bad = subprocess.run([*map(str, tool), "--save-to", str(out), "--iterations", "0"], env=run_tool_env(),
+    bad = subprocess.run([*map(str, tool), "--save-checkpoints-to", str(out.parent), "--iterations", "0"], env=run_tool_env(),
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--iterations must be at least 1" in bad.stderr

@@ -392,13 +392,13 @@ def test_real_words_are_cut_out_and_pasted_with_their_text(tiny_real_dataset, tm
 
 def test_generator_tool_writes_a_dataset_and_the_gallery_tool_draws_it(tmp_path, capsys):
     generator_tool, gallery_tool = load_tool("generate_synthetic_dataset"), load_tool("make_gallery")
-    assert generator_tool.main(["--out", str(tmp_path / "d"), "--num-images", "2", "--size", "160x96",
+    assert generator_tool.main(["--output", str(tmp_path / "d"), "--num-images", "2", "--size", "160x96",
                                 "--workers", "1", "--fonts", "bundled", "--preset", "horizontal"]) == 0
     assert "2 images" in capsys.readouterr().out
     coco = load_coco_text(tmp_path / "d" / "annotation.json")
     assert coco["info"]["scene_config"]["max_rotation"] == PRESETS["horizontal"].max_rotation
     assert gallery_tool.main([str(tmp_path / "d" / "annotation.json"), str(tmp_path / "d"),
-                              "--out", str(tmp_path / "sheet.png"), "--num", "2", "--columns", "2",
+                              "--output", str(tmp_path / "sheet.png"), "--num", "2", "--columns", "2",
                               "--tile-width", "160"]) == 0
     sheet = cv2.imread(str(tmp_path / "sheet.png"))
     assert sheet.shape == (96, 320, 3)
@@ -406,9 +406,9 @@ def test_generator_tool_writes_a_dataset_and_the_gallery_tool_draws_it(tmp_path,
 
 def test_generator_tool_reports_bad_input_in_one_line(tmp_path, capsys):
     generator_tool = load_tool("generate_synthetic_dataset")
-    assert generator_tool.main(["--out", str(tmp_path / "d"), "--num-images", "2", "--size", "huge"]) == 2
+    assert generator_tool.main(["--output", str(tmp_path / "d"), "--num-images", "2", "--size", "huge"]) == 2
     assert capsys.readouterr().err.strip() == "error: size 'huge': expected WIDTHxHEIGHT, e.g. 640x384"
-    assert generator_tool.main(["--out", str(tmp_path / "d"), "--num-images", "1",
+    assert generator_tool.main(["--output", str(tmp_path / "d"), "--num-images", "1",
                                 "--real-words", str(tmp_path / "missing.json"), str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "missing.json" in err and len(err.strip().splitlines()) == 1

@@ -7,9 +7,8 @@ import torch
 import yaml
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 
-import text_spotting  # noqa: F401
+from text_spotting import register_all_modules
 from text_spotting.templates import (CONFIG_FILE, TemplateError, apply_template, load_config, load_template,
                                      record_model_stats, replace_top_level_block)
 
@@ -26,7 +25,7 @@ def test_both_reference_templates_exist():
 def test_template_trains_one_step_and_predicts(template_dir, bundled_data):
     from mmdet.registry import DATASETS, MODELS
 
-    init_default_scope("mmdet")
+    register_all_modules()
     template = load_template(template_dir)
     template["input_size"] = SMALL_INPUT
     if "crop_size" in template["training"]:

@@ -349,7 +349,7 @@ def test_clip_is_a_function_of_its_seed(small_clip, fonts):
 def test_clip_tool_writes_a_video_and_its_ground_truth(tmp_path, capsys):
     tool = load_tool("generate_synthetic_clip")
     out = tmp_path / "clips"
-    assert tool.main(["--out", str(out), "--num-clips", "2", "--seed", "3", "--frames", "4", "--size", "160x96"]) == 0
+    assert tool.main(["--output", str(out), "--num-clips", "2", "--seed", "3", "--frames", "4", "--size", "160x96"]) == 0
     assert "clip_0003.mp4 + clip_0003.json: 4 frames" in capsys.readouterr().out
     for name in ("clip_0003", "clip_0004"):
         capture = cv2.VideoCapture(str(out / f"{name}.mp4"))
@@ -360,7 +360,7 @@ def test_clip_tool_writes_a_video_and_its_ground_truth(tmp_path, capsys):
         truth = json.loads((out / f"{name}.json").read_text())
         assert count == len(truth["frames"]) == len(load_clip_ground_truth(out / f"{name}.json")) == 4
         assert truth["info"]["video"] == f"{name}.mp4" and truth["info"]["width"] == 160
-    assert tool.main(["--out", str(out), "--num-clips", "2", "--seed", "3", "--frames", "4"]) == 2
+    assert tool.main(["--output", str(out), "--num-clips", "2", "--seed", "3", "--frames", "4"]) == 2
     assert "already exists" in capsys.readouterr().err
     with pytest.raises(SyntheticDataError, match="too small"):
         write_clip(tmp_path / "x.mp4", dataclasses.replace(SMALL_CLIP, world_scale=1.0), 0)
@@ -380,7 +380,7 @@ def test_bundled_clip_is_small_and_remade_by_its_readme_command(tmp_path):
     command = next(line.strip() for line in readme.splitlines() if "generate_synthetic_clip.py" in line)
     tool = load_tool("generate_synthetic_clip")
     args = tool.parse_args(command.split("generate_synthetic_clip.py", 1)[1].split())
-    assert args.out == BUNDLED_CLIP.relative_to(REPO_ROOT)
+    assert args.output == BUNDLED_CLIP.relative_to(REPO_ROOT)
     remade = [{"frame": frame.index, "words": [clip_word_record(w) for w in frame.words]}
               for frame in make_clip(tool.clip_config(args), args.seed, discover_fonts(args.fonts))]
     assert remade == truth["frames"]

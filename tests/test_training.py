@@ -114,7 +114,7 @@ def test_train_resume_and_load_weights(work_dir, small_set, tmp_path):
     assert (outputs / "predictions.json").is_file() and (outputs / "submit.zip").is_file()
     assert len(list((outputs / "images").glob("*.jpg"))) == 4
     rescored_file = tmp_path / "rescored.yaml"
-    run([PYTHON, REPO_ROOT / "tools" / "evaluate_predictions.py", "--test-ann-file", small_set, "--predictions",
+    run([PYTHON, REPO_ROOT / "tools" / "evaluate_predictions.py", "--test-ann-files", small_set, "--predictions",
          outputs / "predictions.json", "--save-metrics-to", rescored_file], cwd=tmp_path)
     rescored = yaml.safe_load(rescored_file.read_text())
     for mode in ("detection", "word_spotting", "e2e_recognition"):

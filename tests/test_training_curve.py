@@ -39,7 +39,7 @@ def test_tool_reads_runs_in_order_and_draws(tmp_path):
         log.parent.mkdir(parents=True)
         log.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records))
     assert len(read_scalar_logs(tmp_path)) == 4
-    result = subprocess.run([PYTHON, REPO_ROOT / "tools" / "plot_training_curve.py", tmp_path, "--out",
+    result = subprocess.run([PYTHON, REPO_ROOT / "tools" / "plot_training_curve.py", tmp_path, "--output",
                              tmp_path / "c.png"], env=run_tool_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "| 2 | 100 | 0.03 | 0.500 | 0.400 |" in result.stdout

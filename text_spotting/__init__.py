@@ -1,14 +1,13 @@
 """Scene-text spotting toolkit: find every word in a photo and read it.
 
-Importing the package registers its components in mmdet's registries (datasets and transforms, models, metrics,
-training hooks), so configs can name them.
+``register_all_modules()`` registers its components in mmdet's registries (datasets and transforms, models,
+metrics), so configs can name them; importing the package registers nothing by itself.
 
 Stages, one folder each: ``datasets`` (annotations, CocoTextDataset, text-aware transforms) -> ``models`` (the text
 spotter) -> ``training`` -> ``evaluation`` (ICDAR metrics) -> ``export`` / ``inference``. ``synthetic`` makes data.
 """
-from . import datasets  # noqa: F401
-from . import evaluation  # noqa: F401
-from . import models  # noqa: F401
-from . import training  # noqa: F401
+from .registration import register_all_modules
+
+__all__ = ["register_all_modules"]
 
 __version__ = "0.1.0"

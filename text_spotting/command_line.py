@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .templates import TEMPLATE_FILE, TemplateError
+from .values import parse_size
 
 
 def comma_list(value: str) -> list[str]:
@@ -17,10 +17,16 @@ def comma_list(value: str) -> list[str]:
     return items
 
 
+def one_path(value: str) -> Path:
+    """A single path for a flag of the shared vocabulary whose name is plural (``--test-ann-files`` of a tool that
+    reads one set; argparse type)."""
+    if len(comma_list(value)) > 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: this tool takes one path here, not a comma-separated list")
+    return Path(value.strip())
+
+
 def image_size(value: str) -> tuple[int, int]:
     """``"640x384"`` -> ``(640, 384)``, width x height, each at least 32 (argparse type for ``--input-size``)."""
-    from .synthetic.dataset_writer import parse_size  # the one parser of WxH; imported late (it pulls in the generator)
-
     try:
         return parse_size(value)
     except ValueError as error:
@@ -61,12 +67,31 @@ def load_calibration(args: argparse.Namespace):
     return load_calibration_set(args.calibration_ann_files, args.calibration_data_roots, args.calibration_images)
 
 
+class _RenamedFlag(argparse.Action):
+    """An old spelling of a flag: using it stops with one line that names the flag to use instead."""
+
+    def __init__(self, option_strings, dest, new_name: str, **kwargs):
+        super().__init__(option_strings, dest, nargs="*", help=argparse.SUPPRESS, **kwargs)
+        self.new_name = new_name
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is now {self.new_name} (one flag vocabulary for all tools: README, 'Flags')")
+
+
+def add_renamed_flags(parser: argparse.ArgumentParser, renamed: dict[str, str]) -> None:
+    """Rejects each old spelling (``{"--ann": "--test-ann-files"}``) with a hint instead of argparse's guess."""
+    for old, new in renamed.items():
+        parser.add_argument(old, action=_RenamedFlag, new_name=new, dest=f"renamed_{old.lstrip('-')}")
+
+
 def add_template_argument(parser: argparse.ArgumentParser, script_file: str) -> None:
     """``--template DIR``: the template/work dir whose template.yaml gives the defaults.
 
     Defaults to the script's own directory when it is an instantiated work dir (where the script was copied to).
     """
     own_dir = Path(script_file).resolve().parent
+    from .templates import TEMPLATE_FILE  # imported here: the converters use this module without mmengine
+
     default = own_dir if (own_dir / TEMPLATE_FILE).is_file() else None
     parser.add_argument("--template", type=Path, default=default,
                         help="template or work dir with template.yaml and model.py (default: this script's dir "
@@ -83,6 +108,7 @@ def require_template(args: argparse.Namespace, parser: argparse.ArgumentParser) 
 def run_main(main: Callable[[], int], expected: tuple[type[BaseException], ...] = ()) -> None:
     """Runs ``main`` and turns the project's input errors into one ``error: ...`` line and exit code 2."""
     from .checkpoint import CheckpointError
+    from .templates import TemplateError
 
     try:
         sys.exit(main())

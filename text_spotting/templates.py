@@ -280,6 +280,9 @@ def record_metrics(template_dir: str | Path, metrics: dict) -> None:
     entry["images"] = int(metrics.get("counts", {}).get("images", 0))
     entry["weights_sha256"] = model.get("sha256")
     entry["format"] = model.get("format", "pytorch")
+    if entry["format"] == "openvino":  # which IR: its precision and the checkpoint it was exported from
+        entry["precision"] = model.get("precision")
+        entry["source_weights_sha256"] = model.get("source_weights_sha256")
     entry["date"] = metrics.get("date")
     at_template_size = list(model.get("input_size") or template["input_size"]) == list(template["input_size"])
     if not at_template_size:  # an evaluation at another inference size is filed beside the template-size one

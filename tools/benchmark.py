@@ -3,7 +3,7 @@
 
     venv/bin/python tools/benchmark.py                                   # text-spotting-cpu, generated scenes
     venv/bin/python tools/benchmark.py --templates model_templates/text-spotting-cpu \\
-        --weights model_templates/text-spotting-cpu/snapshot.pth --images data/horizontal_text_detection/images
+        --load-weights model_templates/text-spotting-cpu/snapshot.pth --images data/horizontal_text_detection/images
 
     venv/bin/python tools/benchmark.py --images ../shared/data/icdar2015_dev/images --num-images 20 \
         --precision FP32 INT8 --calibration-ann-files TRAIN.json --calibration-data-roots TRAIN_IMAGES
@@ -18,16 +18,10 @@ ratio. Words per image matter: the decoder runs once per character for every wor
 drift with the machine's load; compare rows of the same run.
 """
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from text_spotting.command_line import add_calibration_arguments, load_calibration, run_main
+from text_spotting.command_line import add_calibration_arguments, add_renamed_flags, load_calibration, run_main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEMPLATE = REPO_ROOT / "model_templates" / "text-spotting-cpu"
@@ -38,12 +32,12 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--templates", nargs="+", type=Path, default=[DEFAULT_TEMPLATE],
                         help="template (or work) dirs to measure (default: model_templates/text-spotting-cpu)")
-    parser.add_argument("--weights", nargs="+",
+    parser.add_argument("--load-weights", nargs="+", metavar="W",
                         help=f"one checkpoint per template, in the same order; '{RANDOM_INIT}' for a seeded random "
                              f"init (default: each template's initial_weights, else random init)")
-    parser.add_argument("--images", type=Path,
-                        help="folder of images to run on (default: scenes from the synthetic generator at each "
-                             "template's input size, 2-4 text blocks, typically 3-10 words)")
+    parser.add_argument("--images", nargs="+", type=Path, metavar="PATH",
+                        help="images or folders of images to run on (default: scenes from the synthetic generator "
+                             "at each template's input size, 2-4 text blocks, typically 3-10 words)")
     parser.add_argument("--num-images", type=int, default=8, help="images used (default 8)")
     parser.add_argument("--threads", type=int, default=2,
                         help="CPU threads of both runtimes (torch threads, OpenVINO INFERENCE_NUM_THREADS; default 2)")
@@ -56,8 +50,9 @@ def parse_args(argv=None):
                              "calibration flags")
     parser.add_argument("--device", default="CPU", help="OpenVINO device (default CPU)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random init and generated images")
-    parser.add_argument("--save-results", type=Path, help="also write every number as YAML")
+    parser.add_argument("--save-metrics-to", type=Path, metavar="FILE.yaml", help="also write every number as YAML")
     add_calibration_arguments(parser)
+    add_renamed_flags(parser, {"--weights": "--load-weights", "--save-results": "--save-metrics-to"})
     args = parser.parse_args(argv)
     if "INT8" in args.precision and not args.calibration_ann_files:
         parser.error("--precision INT8 needs --calibration-ann-files and --calibration-data-roots")
@@ -65,8 +60,8 @@ def parse_args(argv=None):
         parser.error("the calibration flags are for --precision INT8")
     if args.calibration_images < 1:
         parser.error("--calibration-images must be at least 1")
-    if args.weights and len(args.weights) != len(args.templates):
-        parser.error(f"--weights: {len(args.weights)} given for {len(args.templates)} templates (use "
+    if args.load_weights and len(args.load_weights) != len(args.templates):
+        parser.error(f"--load-weights: {len(args.load_weights)} given for {len(args.templates)} templates (use "
                      f"'{RANDOM_INIT}' for a random init)")
     for name in ("num_images", "threads", "runs"):
         if getattr(args, name) < 1:
@@ -91,6 +86,7 @@ def measure_template(template_dir: Path, weights: Path | None, args, calibration
     from text_spotting.export import export_model
     from text_spotting.inference import EagerTextSpotter, OpenVINOTextSpotter
     from text_spotting.inference.timing import load_images, measure_async_throughput, measure_latency
+    from text_spotting.inference.video import list_images
     from text_spotting.synthetic import synthetic_images
     from text_spotting.templates import load_config
 
@@ -98,10 +94,10 @@ def measure_template(template_dir: Path, weights: Path | None, args, calibration
     name = cfg.template["name"]
     torch.manual_seed(args.seed)
     eager = EagerTextSpotter(cfg, weights)
-    images = load_images(args.images, args.num_images) if args.images else \
+    images = load_images(list_images(args.images), args.num_images) if args.images else \
         synthetic_images(cfg.input_size, args.num_images, args.seed)
     print(f"{name}: {'weights ' + str(weights) if weights else 'random init'}, {len(images)} images "
-          f"({'from ' + str(args.images) if args.images else 'generated'}), exporting...", flush=True)
+          f"({'from ' + ' '.join(map(str, args.images)) if args.images else 'generated'}), exporting...", flush=True)
     results = [measure_latency(eager, images, "pytorch", args.warmup, args.runs)]
     with tempfile.TemporaryDirectory(prefix="benchmark_export_") as tmp:
         for precision in args.precision:
@@ -131,7 +127,7 @@ def main(argv=None) -> int:
     rows, summaries = [], []
     calibration = load_calibration(args)
     for index, template_dir in enumerate(args.templates):
-        weights = weights_for(template_dir, args.weights[index] if args.weights else None)
+        weights = weights_for(template_dir, args.load_weights[index] if args.load_weights else None)
         name, results, info = measure_template(template_dir, weights, args, calibration)
         rows.extend((name, result) for result in results)
         summaries.append((name, results, info))
@@ -153,9 +149,9 @@ def main(argv=None) -> int:
             if pipelined is not None:
                 line += f", {pipelined.throughput:.1f} img/s with {args.requests} in flight"
             print(line + f" ({ir.words_per_image:.1f} words per image)")
-    if args.save_results:
+    if args.save_metrics_to:
         save_results(args, summaries)
-        print(f"results: {args.save_results}")
+        print(f"results: {args.save_metrics_to}")
     return 0
 
 
@@ -174,12 +170,13 @@ def save_results(args, summaries) -> None:
                                            "stages_ms": result.stages_ms, "words_per_image": result.words_per_image}
                              for result in results}
         document["templates"].append(entry)
-    args.save_results.parent.mkdir(parents=True, exist_ok=True)
-    args.save_results.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    args.save_metrics_to.parent.mkdir(parents=True, exist_ok=True)
+    args.save_metrics_to.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
 if __name__ == "__main__":
     from text_spotting.export import ExportError
     from text_spotting.inference import InferenceError
+    from text_spotting.inference.video import FrameSourceError
 
-    run_main(main, (ExportError, InferenceError))
+    run_main(main, (ExportError, InferenceError, FrameSourceError))

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Our text spotter next to other OCR engines, on the same images, scored by our ICDAR 2015 evaluator and timed.
 
-    venv/bin/python tools/benchmark_peers.py --ann data/horizontal_text_detection/annotation.json \\
-        --images data/horizontal_text_detection --weights outputs/ckpt/best.pth \\
+    venv/bin/python tools/benchmark_peers.py --test-ann-files data/horizontal_text_detection/annotation.json \\
+        --test-data-roots data/horizontal_text_detection --load-weights outputs/ckpt/best.pth \\
         --templates model_templates/text-spotting-cpu --input-sizes 640x384,1280x768 \\
-        --save-to peers.md,peers.yaml
+        --save-metrics-to peers.md,peers.yaml
 
 Methods: our model as exported OpenVINO IR and/or PyTorch checkpoint (eager, at each --input-sizes), RapidOCR
 (PP-OCR on onnxruntime; its text lines are split into words by character share) and Tesseract (word boxes of
@@ -16,12 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from text_spotting.command_line import comma_list
+from text_spotting.command_line import add_renamed_flags, comma_list, one_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES_DIR = REPO_ROOT / "model_templates"
@@ -30,18 +25,18 @@ DEFAULT_PEERS = "rapidocr,tesseract"
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ann", required=True, type=Path,
-                        help="ground truth: COCO-with-text annotation file (SPEC §1)")
-    parser.add_argument("--images", required=True, type=Path,
-                        help="image root: the annotation's file_name entries are relative to it")
-    parser.add_argument("--weights", type=comma_list, default=None,
+    parser.add_argument("--test-ann-files", required=True, type=one_path, metavar="ANN.json",
+                        help="ground truth: one COCO-with-text annotation file (SPEC §1)")
+    parser.add_argument("--test-data-roots", required=True, type=one_path, metavar="DIR",
+                        help="its image root: the annotation's file_name entries are relative to it")
+    parser.add_argument("--load-weights", type=comma_list, default=None, metavar="W[,W2...]",
                         help="our model(s), comma-separated: checkpoints (.pth, run eager with PyTorch) and/or "
                              "exported IRs (export dir, model.xml or model.bin, run with OpenVINO at the IR's own "
                              "input size). Default: the initial_weights of each of --templates that has some")
     parser.add_argument("--templates", type=comma_list, default=None,
                         help="template or work dir(s) for the checkpoints: one for all of them or one per "
                              "checkpoint, in order. Default: the work dir the checkpoint lies in (up to three "
-                             "folders above it), else the template named in the checkpoint. Without --weights: "
+                             "folders above it), else the template named in the checkpoint. Without --load-weights: "
                              "the templates whose initial_weights to run (default every template under "
                              "model_templates/)")
     parser.add_argument("--input-sizes", type=comma_list, default=None, metavar="WxH[,WxH]",
@@ -63,15 +58,17 @@ def parse_args(argv=None):
     parser.add_argument("--tesseract-psm", type=int, default=3,
                         help="Tesseract page segmentation mode for whole images (default 3, Tesseract's own: full "
                              "page layout analysis; 11 = sparse text)")
-    parser.add_argument("--save-to", type=comma_list, default=[], metavar="RESULTS.md[,RESULTS.yaml]",
+    parser.add_argument("--save-metrics-to", type=comma_list, default=[], metavar="RESULTS.md[,RESULTS.yaml]",
                         help="also write the table as markdown (.md) and/or every number as YAML (.yaml/.yml)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_renamed_flags(parser, {"--ann": "--test-ann-files", "--images": "--test-data-roots",
+                               "--weights": "--load-weights", "--save-to": "--save-metrics-to"})
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads must be at least 1")
     args.peers = [] if [peer.lower() for peer in args.peers] == ["none"] else [peer.lower() for peer in args.peers]
     from text_spotting.peers import PEER_ENGINES
-    from text_spotting.synthetic.dataset_writer import parse_size
+    from text_spotting.values import parse_size
 
     unknown = [peer for peer in args.peers if peer not in PEER_ENGINES]
     if unknown:
@@ -80,9 +77,9 @@ def parse_args(argv=None):
         args.input_sizes = [parse_size(size) for size in args.input_sizes] if args.input_sizes else [None]
     except ValueError as error:
         parser.error(f"--input-sizes: {error}")
-    for path in args.save_to:
+    for path in args.save_metrics_to:
         if Path(path).suffix.lower() not in (".md", ".yaml", ".yml"):
-            parser.error(f"--save-to: {path}: write .md or .yaml/.yml")
+            parser.error(f"--save-metrics-to: {path}: write .md or .yaml/.yml")
     return args
 
 
@@ -92,7 +89,7 @@ def our_models(args) -> tuple[list[tuple[str, Path, Path | None]], list[dict]]:
     from text_spotting.inference import is_openvino_export
     from text_spotting.templates import TEMPLATE_FILE, TemplateError, find_template_dir, load_template
 
-    if args.weights is None:
+    if args.load_weights is None:
         templates = args.templates or sorted(path.parent for path in TEMPLATES_DIR.glob(f"*/{TEMPLATE_FILE}"))
         models, skipped = [], []
         for template in templates:
@@ -102,17 +99,17 @@ def our_models(args) -> tuple[list[tuple[str, Path, Path | None]], list[dict]]:
                 models.append(("eager", template_dir / weights, template_dir))
             else:
                 skipped.append({"method": f"ours ({template_dir.name})",
-                                "reason": "the template has no initial_weights yet; pass --weights"})
+                                "reason": "the template has no initial_weights yet; pass --load-weights"})
         return models, skipped
 
-    checkpoints = [weights for weights in args.weights if not is_openvino_export(weights)]
+    checkpoints = [weights for weights in args.load_weights if not is_openvino_export(weights)]
     templates = [Path(template) for template in args.templates or []]
     if len(templates) not in (0, 1, len(checkpoints)):
         raise TemplateError(f"--templates: {len(templates)} given for {len(checkpoints)} checkpoints "
                             "(give one for all of them, or one per checkpoint in order)")
     one_per_checkpoint = iter(templates if len(templates) > 1 else [])
     models = []
-    for weights in map(Path, args.weights):
+    for weights in map(Path, args.load_weights):
         if is_openvino_export(weights):
             models.append(("ir", weights, None))
         else:
@@ -131,8 +128,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
-    data = load_benchmark_set(args.ann, args.images, args.limit)
-    print(f"{len(data)} images of {args.ann}, {args.threads} threads")
+    data = load_benchmark_set(args.test_ann_files, args.test_data_roots, args.limit)
+    print(f"{len(data)} images of {args.test_ann_files}, {args.threads} threads")
     models, skipped = our_models(args)
 
     methods = []
@@ -163,7 +160,7 @@ def main(argv=None) -> int:
     print()
     print(format_results_table(results))
     context = benchmark_context(data, args.threads, skipped)
-    for path in args.save_to:
+    for path in args.save_metrics_to:
         save_results(results, context, path)
         print(f"written: {path}")
     return 0

@@ -11,10 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from text_spotting.command_line import add_renamed_flags, one_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT / "data" / "horizontal_text_detection"
@@ -26,9 +23,11 @@ def parse_args(argv=None):
                         default=sorted(p for p in (REPO_ROOT / "model_templates").iterdir()
                                        if (p / "template.yaml").is_file()),
                         help="template dirs to measure (default: all in model_templates/)")
-    parser.add_argument("--ann-file", type=Path, default=DEFAULT_DATA / "annotation.json",
-                        help="training data (default: the bundled set)")
-    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA, help="image root of --ann-file")
+    parser.add_argument("--train-ann-files", type=one_path, default=DEFAULT_DATA / "annotation.json",
+                        metavar="ANN.json", help="training data, one annotation file (default: the bundled set)")
+    parser.add_argument("--train-data-roots", type=one_path, default=DEFAULT_DATA, metavar="DIR",
+                        help="its image root")
+    add_renamed_flags(parser, {"--ann-file": "--train-ann-files", "--data-root": "--train-data-roots"})
     parser.add_argument("--batch-size", type=int, help="images per step (default: each template's batch size)")
     parser.add_argument("--iterations", type=int, default=10, help="timed steps per template (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
@@ -41,16 +40,16 @@ def measure(template_dir: Path, args) -> dict:
     from mmdet.registry import DATASETS, MODELS
     from mmengine.dataset import pseudo_collate
     from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import init_default_scope
 
+    from text_spotting import register_all_modules
     from text_spotting.models.complexity import count_mparams
     from text_spotting.templates import load_config
 
-    init_default_scope("mmdet")
+    register_all_modules()
     cfg = load_config(template_dir)
     batch_size = args.batch_size or cfg.train_dataloader.batch_size
     dataset_cfg = cfg.train_dataloader.dataset.copy()
-    dataset_cfg.update(ann_file=str(args.ann_file.resolve()), data_root=str(args.data_root.resolve()),
+    dataset_cfg.update(ann_file=str(args.train_ann_files.resolve()), data_root=str(args.train_data_roots.resolve()),
                        data_prefix=dict(img=""))
     dataset = DATASETS.build(dataset_cfg)
     torch.manual_seed(0)
@@ -84,7 +83,7 @@ def main(argv=None) -> int:
         rows.append(measure(template_dir, args))
     fastest = max(row["images_per_s"] for row in rows)
     print(f"\ntraining speed, {args.iterations} steps after {args.warmup} warm-up, torch threads "
-          f"{torch.get_num_threads()}, data: {args.ann_file}")
+          f"{torch.get_num_threads()}, data: {args.train_ann_files}")
     header = f"| {'template':<20} | {'input':>9} | {'batch':>5} | {'MParams':>7} | {'s/step':>7} | {'images/s':>8} | " \
              f"{'vs fastest':>10} |"
     print(header)

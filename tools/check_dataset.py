@@ -1,12 +1,8 @@
 #!/usr/bin/env python3
 """Checks a "COCO with text" annotation file and its images, and reports every problem at once with counts."""
 import argparse
-import importlib.util
 import os
 import sys
-
-if importlib.util.find_spec('text_spotting') is None:  # a checkout that is not pip-installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def parse_args(argv=None):

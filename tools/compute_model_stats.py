@@ -5,13 +5,7 @@ them into its template.yaml under `model_stats` (so they are computed, never typ
     venv/bin/python tools/compute_model_stats.py model_templates/*/ --update
 """
 import argparse
-import sys
 from pathlib import Path
-
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from text_spotting.command_line import run_main
 
@@ -22,12 +16,12 @@ def main(argv=None) -> int:
     parser.add_argument("--update", action="store_true", help="write the numbers into each template.yaml")
     args = parser.parse_args(argv)
     from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
 
+    from text_spotting import register_all_modules
     from text_spotting.models.complexity import TYPICAL_WORDS, count_gflops, count_mparams
     from text_spotting.templates import load_config, record_model_stats
 
-    init_default_scope("mmdet")
+    register_all_modules()
     print(f"| template | input | MParams | GFLOPs ({TYPICAL_WORDS} words) |\n| --- | --- | --- | --- |")
     for template in args.templates:
         cfg = load_config(template)

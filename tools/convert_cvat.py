@@ -1,12 +1,9 @@
 #!/usr/bin/env python3
 """Converts a CVAT "for images 1.1" XML export into a "COCO with text" annotation file."""
 import argparse
-import importlib.util
-import os
 import sys
 
-if importlib.util.find_spec('text_spotting') is None:  # a checkout that is not pip-installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from text_spotting.command_line import add_renamed_flags
 
 
 def parse_args(argv=None):
@@ -18,9 +15,10 @@ def parse_args(argv=None):
                'is kept. Polylines, points, masks and tags are left out (counted in the summary). Image file names '
                'are kept as CVAT wrote them, so the data root is the folder the task images came from.')
     parser.add_argument('annotations', metavar='ANNOTATIONS.xml', help='the XML file of a "CVAT for images 1.1" export')
-    parser.add_argument('--out', required=True, help='annotation file to write (JSON, written atomically)')
+    parser.add_argument('--output', required=True, help='annotation file to write (JSON, written atomically)')
     parser.add_argument('--label', action='append', metavar='NAME',
                         help='take only shapes with this label (repeat the flag for several labels); default: all')
+    add_renamed_flags(parser, {"--out": "--output"})
     return parser.parse_args(argv)
 
 
@@ -30,11 +28,11 @@ def main(argv=None) -> int:
     from text_spotting.datasets.annotation_io import AnnotationError, convert_cvat, save_coco_text
     try:
         coco, summary = convert_cvat(args.annotations, labels=args.label)
-        save_coco_text(coco, args.out)
+        save_coco_text(coco, args.output)
     except (AnnotationError, OSError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    print(f'wrote {args.out}: {summary.format()}')
+    print(f'wrote {args.output}: {summary.format()}')
     return 0
 
 

@@ -1,12 +1,9 @@
 #!/usr/bin/env python3
 """Converts ICDAR ground truth (one ``gt_<image stem>.txt`` per image) into a "COCO with text" annotation file."""
 import argparse
-import importlib.util
-import os
 import sys
 
-if importlib.util.find_spec('text_spotting') is None:  # a checkout that is not pip-installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from text_spotting.command_line import add_renamed_flags
 
 
 def parse_args(argv=None):
@@ -20,11 +17,12 @@ def parse_args(argv=None):
     parser.add_argument('--images-dir', required=True,
                         help='folder of the images (.jpg, .png, ...); it is the data root: image file names in the '
                              'output are relative to it, and width/height are read from the images')
-    parser.add_argument('--out', required=True, help='annotation file to write (JSON, written atomically)')
+    parser.add_argument('--output', required=True, help='annotation file to write (JSON, written atomically)')
     parser.add_argument('--format', choices=('2013', '2015'), default='2015',
                         help="line format: 2015 = 'x1,y1,x2,y2,x3,y3,x4,y4,transcription' (the transcription may "
                              "contain commas), 2013 = 'x1 y1 x2 y2 \"transcription\"' (spaces or commas between "
                              'fields); default: %(default)s')
+    add_renamed_flags(parser, {"--out": "--output"})
     return parser.parse_args(argv)
 
 
@@ -34,11 +32,11 @@ def main(argv=None) -> int:
     from text_spotting.datasets.annotation_io import AnnotationError, convert_icdar, save_coco_text
     try:
         coco, summary = convert_icdar(args.gt_dir, args.images_dir, args.format, progress=True)
-        save_coco_text(coco, args.out)
+        save_coco_text(coco, args.output)
     except (AnnotationError, OSError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    print(f'wrote {args.out}: {summary.format()}')
+    print(f'wrote {args.output}: {summary.format()}')
     return 0
 
 

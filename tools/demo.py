@@ -2,7 +2,7 @@
 """The main job in one command: spot text with the shipped model through OpenVINO and show what it found.
 
     venv/bin/python tools/demo.py                                        # the bundled images, scored
-    venv/bin/python tools/demo.py --images my_photos/ --out outputs/mine  # your own images or folders
+    venv/bin/python tools/demo.py --images my_photos/ --output outputs/mine  # your own images or folders
     venv/bin/python tools/demo.py --video street.mp4                      # a video file (or --video 0: the webcam)
 
 Uses the template's shipped weights (`initial_weights` in template.yaml; or --load-weights), exported once to an
@@ -17,12 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from text_spotting.command_line import add_calibration_arguments, check_calibration_arguments, image_size
+from text_spotting.command_line import add_renamed_flags, add_calibration_arguments, check_calibration_arguments, image_size
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = REPO_ROOT / "data" / "horizontal_text_detection"
@@ -38,7 +33,7 @@ def parse_args(argv=None):
     source.add_argument("--images", nargs="+", type=Path,
                         help="image files or folders (default: the bundled set, scored against its annotation)")
     source.add_argument("--video", metavar="INDEX_OR_FILE", help="a video file, or a camera index (0 = webcam)")
-    parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="output folder (default outputs/demo)")
+    parser.add_argument("--output", type=Path, default=Path("outputs/demo"), help="output folder (default outputs/demo)")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE,
                         help="template or work dir (default: model_templates/text-spotting-cpu)")
     parser.add_argument("--load-weights", type=Path,
@@ -58,6 +53,7 @@ def parse_args(argv=None):
                         help="precision of the exported IR (default FP32). INT8: quantized by NNCF once (a few "
                              "minutes) on the calibration images, by default scenes generated at the input size")
     add_calibration_arguments(parser)
+    add_renamed_flags(parser, {"--out": "--output"})
     args = parser.parse_args(argv)
     check_calibration_arguments(args, parser)
     if args.precision != "FP32" and args.runtime == "pytorch":
@@ -147,7 +143,7 @@ def spot_images(args, spotter) -> int:
     from text_spotting.inference.video import list_images
     from text_spotting.visualization import contact_sheet, draw_predictions
 
-    annotated_dir = args.out / "annotated"
+    annotated_dir = args.output / "annotated"
     annotated_dir.mkdir(parents=True, exist_ok=True)
     rows, sheet, latencies = [], [], []
 
@@ -180,7 +176,7 @@ def spot_images(args, spotter) -> int:
         evaluation = evaluate_model(spotter, [str(ann)], [str(BUNDLED)], on_image=record,
                                     model_info=spotter.model_info())
     print_words_table(rows)
-    cv2.imwrite(str(args.out / "contact_sheet.jpg"), contact_sheet(sheet, columns=4, captions=[r[0] for r in rows[:len(sheet)]]),
+    cv2.imwrite(str(args.output / "contact_sheet.jpg"), contact_sheet(sheet, columns=4, captions=[r[0] for r in rows[:len(sheet)]]),
                 [cv2.IMWRITE_JPEG_QUALITY, 90])
     # the stages this model has (attention: encoder, decoder; ctc: crops, recognizer)
     stages = [key for key in LATENCY_KEYS if key != "total" and any(latency.get(key) for latency in latencies)]
@@ -188,11 +184,11 @@ def spot_images(args, spotter) -> int:
         means = "  ".join(f"{key} {np.nanmean([lat.get(key, np.nan) for lat in latencies]):.0f}" for key in stages)
         print(f"\n{len(rows)} images, mean ms per image: {np.nanmean([r[2] for r in rows]):.0f} ({means})")
     if evaluation is not None:
-        save_metrics(evaluation, args.out / "metrics.yaml")
+        save_metrics(evaluation, args.output / "metrics.yaml")
         print("\nmetrics on the bundled set\n" + format_metrics_table(evaluation.metrics))
-    print(f"\nannotated images: {annotated_dir}\ncontact sheet:    {args.out / 'contact_sheet.jpg'}")
+    print(f"\nannotated images: {annotated_dir}\ncontact sheet:    {args.output / 'contact_sheet.jpg'}")
     if evaluation is not None:
-        print(f"metrics:          {args.out / 'metrics.yaml'}")
+        print(f"metrics:          {args.output / 'metrics.yaml'}")
     return 0
 
 
@@ -201,7 +197,7 @@ def spot_video(args, spotter) -> int:
 
     source = open_frame_source(args.video, None, args.limit)
     show = not args.no_show and display_available()
-    run = run_visualization(spotter, source, output=None if show else args.out, show=show)
+    run = run_visualization(spotter, source, output=None if show else args.output, show=show)
     for note in run.notes:
         print(f"note: {note}")
     where = f", written to {run.output}" if run.output else ""
@@ -221,19 +217,19 @@ def show_data_side(args) -> int:
     report = check_dataset(str(BUNDLED / "annotation.json"), str(BUNDLED),
                            alphabet="0123456789abcdefghijklmnopqrstuvwxyz")
     print(report.format())
-    args.out.mkdir(parents=True, exist_ok=True)
+    args.output.mkdir(parents=True, exist_ok=True)
     sheet = dataset_contact_sheet(str(BUNDLED / "annotation.json"), str(BUNDLED), num_images=12, columns=4,
                                   tile_width=480)
-    cv2.imwrite(str(args.out / "bundled_ground_truth.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    synthetic = args.out / "synthetic"
+    cv2.imwrite(str(args.output / "bundled_ground_truth.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    synthetic = args.output / "synthetic"
     summary = generate_dataset(synthetic, num_images=12, seed=2026, config=SceneConfig(), workers=2,
                                overwrite=True, progress=True)
     sheet = dataset_contact_sheet(str(synthetic / "annotation.json"), str(synthetic), num_images=12, columns=4,
                                   tile_width=480)
-    cv2.imwrite(str(args.out / "synthetic_scenes.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    cv2.imwrite(str(args.output / "synthetic_scenes.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90])
     print(f"\nsynthetic scenes: {summary.format()}")
-    print(f"bundled ground truth: {args.out / 'bundled_ground_truth.jpg'}\n"
-          f"synthetic scenes:     {args.out / 'synthetic_scenes.jpg'} (data: {synthetic})")
+    print(f"bundled ground truth: {args.output / 'bundled_ground_truth.jpg'}\n"
+          f"synthetic scenes:     {args.output / 'synthetic_scenes.jpg'} (data: {synthetic})")
     return 0 if report.ok else 1
 
 

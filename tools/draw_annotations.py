@@ -4,26 +4,26 @@
 Legible words: green polygon with the transcription above it; don't-care regions: red polygon. One PNG per image.
 """
 import argparse
-import importlib.util
 import os
 import sys
 
-if importlib.util.find_spec('text_spotting') is None:  # a checkout that is not pip-installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import cv2
+
+from text_spotting.command_line import add_renamed_flags
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('ann_file', metavar='ANN.json', help='"COCO with text" annotation file')
     parser.add_argument('data_root', metavar='ROOT', help='folder the image file names are relative to')
-    parser.add_argument('--out', required=True, metavar='DIR',
+    parser.add_argument('--output', required=True, metavar='DIR',
                         help='folder to write the drawings into (<image file name without extension>.png)')
     parser.add_argument('--limit', type=int, default=20, metavar='N',
                         help='draw at most N images, in file order (default: %(default)s; 0 = all)')
     parser.add_argument('--names', nargs='+', metavar='FILE_NAME',
                         help="draw only these images (their 'file_name' in the annotation file)")
+    add_renamed_flags(parser, {"--out": "--output"})
     return parser.parse_args(argv)
 
 
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     words_by_image = {}
     for ann in coco['annotations']:
         words_by_image.setdefault(ann['image_id'], []).append(ann)
-    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(args.output, exist_ok=True)
     for image in tqdm(images, desc='drawing', unit='img'):
         path = os.path.join(args.data_root, image['file_name'])
         pixels = cv2.imread(path, cv2.IMREAD_COLOR)
@@ -61,8 +61,8 @@ def main(argv=None) -> int:
             return 2
         out_name = os.path.splitext(image['file_name'])[0].replace(os.sep, '__').replace('/', '__') + '.png'
         drawn = draw_ground_truth(pixels, words_from_annotations(words_by_image.get(image['id'], [])))
-        cv2.imwrite(os.path.join(args.out, out_name), drawn)
-    print(f'wrote {len(images)} image(s) to {args.out}')
+        cv2.imwrite(os.path.join(args.output, out_name), drawn)
+    print(f'wrote {len(images)} image(s) to {args.output}')
     return 0
 
 

@@ -1,6 +1,6 @@
 """Scores a predictions file against COCO-with-text ground truth with the ICDAR 2015 protocol, no model needed.
 
-    python tools/evaluate_predictions.py --test-ann-file GT.json --predictions predictions.json \
+    python tools/evaluate_predictions.py --test-ann-files GT.json --predictions predictions.json \
         [--lexicon WORDS.txt | --lexicon-dir VOC_DIR] [--save-metrics-to metrics.yaml]
 """
 from __future__ import annotations
@@ -9,11 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a checkout without installing it
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from text_spotting.command_line import add_renamed_flags, one_path
 from text_spotting.datasets.annotation_io import AnnotationError
 from text_spotting.evaluation import (EvaluationError, align_predictions, evaluate_set, format_metrics_table,
                                       load_ground_truth, load_icdar_submission, load_lexicon, load_lexicon_dir,
@@ -24,8 +20,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Score text-spotting predictions (ICDAR 2015 protocol: detection, word spotting, end-to-end "
                     "recognition precision/recall/hmean) against COCO-with-text ground truth.")
-    parser.add_argument("--test-ann-file", required=True,
-                        help="ground truth: COCO-with-text annotation file (SPEC §1)")
+    parser.add_argument("--test-ann-files", required=True, type=one_path, metavar="ANN.json",
+                        help="ground truth: one COCO-with-text annotation file (SPEC §1)")
     parser.add_argument("--predictions", required=True,
                         help="predictions: a COCO results JSON file (predictions.json written by eval.py "
                              "--save-output-to, or another tool's, with polygon or RLE segmentations), or an ICDAR "
@@ -41,15 +37,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save-metrics-to", metavar="M.yaml",
                         help="also write the numbers as YAML (detection, word_spotting, e2e_recognition, counts, "
                              "dataset)")
-    parser.add_argument("--test-data-root", metavar="DIR",
+    parser.add_argument("--test-data-roots", type=one_path, metavar="DIR",
                         help="image folder of the ground truth; only recorded as dataset.images in the metrics file")
+    add_renamed_flags(parser, {"--test-ann-file": "--test-ann-files", "--test-data-root": "--test-data-roots"})
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        gt = load_ground_truth(args.test_ann_file)
+        gt = load_ground_truth(args.test_ann_files)
         predictions_path = Path(args.predictions)
         if predictions_path.is_dir() or predictions_path.suffix.lower() == ".zip":
             by_image = load_icdar_submission(predictions_path, dict(zip(gt.image_ids, gt.file_names)))
@@ -69,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if evaluation.repaired_polygons:
         print(f"note: {evaluation.repaired_polygons} self-intersecting polygon(s) were repaired before scoring")
     if args.save_metrics_to:
-        metrics["dataset"] = {"annotation": str(Path(args.test_ann_file).resolve()),
-                              "images": str(Path(args.test_data_root).resolve()) if args.test_data_root else None}
+        metrics["dataset"] = {"annotation": str(Path(args.test_ann_files).resolve()),
+                              "images": str(Path(args.test_data_roots).resolve()) if args.test_data_roots else None}
         if args.lexicon or args.lexicon_dir:
             metrics["dataset"]["lexicon"] = str(Path(args.lexicon or args.lexicon_dir).resolve())
         try:

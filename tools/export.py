@@ -14,13 +14,7 @@ it prints the demo's command line. Our own runtime (eval.py, visualize.py) reads
 """
 import argparse
 import shlex
-import sys
 from pathlib import Path
-
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from text_spotting.command_line import (add_calibration_arguments, add_template_argument, check_calibration_arguments,
                                        image_size, load_calibration, require_template, run_main)

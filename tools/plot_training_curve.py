@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Plots validation metrics against training hours from a checkpoints dir (all its runs, resumes included):
 
-    venv/bin/python tools/plot_training_curve.py /work/runs/cpu_ckpt --out outputs/curve.png
+    venv/bin/python tools/plot_training_curve.py /work/runs/cpu_ckpt --output outputs/curve.png
 
 prints a markdown table (epoch, iterations, training hours, detection / word spotting / e2e hmean) and draws the curve.
 Hours count training iterations only (their logged mean time), not validation.
@@ -10,12 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from text_spotting.command_line import run_main
+from text_spotting.command_line import add_renamed_flags, run_main
 
 CURVES = (("detection/hmean", "detection hmean"), ("word_spotting/hmean", "word spotting hmean"),
           ("e2e_recognition/hmean", "end-to-end hmean"))
@@ -24,8 +19,9 @@ CURVES = (("detection/hmean", "detection hmean"), ("word_spotting/hmean", "word 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints_dir", type=Path, help="train.py's --save-checkpoints-to dir")
-    parser.add_argument("--out", type=Path, default=None, help="PNG to write (default: DIR/training_curve.png)")
+    parser.add_argument("--output", type=Path, default=None, help="PNG to write (default: DIR/training_curve.png)")
     parser.add_argument("--title", default=None, help="plot title (default: the dir name)")
+    add_renamed_flags(parser, {"--out": "--output"})
     args = parser.parse_args(argv)
 
     from text_spotting.training.curve import read_scalar_logs, training_curve
@@ -46,7 +42,7 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = args.out or args.checkpoints_dir / "training_curve.png"
+    out = args.output or args.checkpoints_dir / "training_curve.png"
     figure, axis = plt.subplots(figsize=(7, 4), dpi=120)
     hours = [p.hours for p in points]
     for key, label in CURVES:

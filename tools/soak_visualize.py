@@ -16,17 +16,11 @@ wall time on a shared machine follows the other jobs; both are reported. Exit co
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from text_spotting.command_line import image_size, run_main
 from text_spotting.inference import InferenceError

@@ -7,13 +7,7 @@
 Every flag not given takes its default from the work dir's template.yaml / model.py.
 """
 import argparse
-import sys
 from pathlib import Path
-
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from text_spotting.command_line import add_template_argument, comma_list, require_template, run_main
 from text_spotting.training import TrainingError, TrainOptions, train

@@ -3,26 +3,20 @@
 
     venv/bin/python tools/train_recognizer.py --load-weights work_dirs/cpu/outputs/latest.pth \\
         --train-ann-files work_dirs/synth/annotation.json --train-data-roots work_dirs/synth \\
-        --save-to work_dirs/cpu/outputs/recognizer.pth [--iterations 1500] [--batch-size 128]
+        --save-checkpoints-to work_dirs/cpu/recognizer [--iterations 1500] [--batch-size 128]
 
 runs the checkpoint's backbone + FPN once over the training images (resized like at inference), keeps the 28x28
 text RoI features of every legible word (the ground-truth box plus --copies - 1 jittered boxes), then trains only the
 recognition head (encoder + attention decoder) on random batches of them with AdamW (warm-up, cosine decay). Prints
 the loss and the accuracy on --val-fraction held-out words as it goes, and writes the checkpoint's weights with the
-new recognition head to --save-to after every evaluation (detector unchanged; a checkpoint for eval.py, export.py, release_weights.py or
-train.py --load-weights). Memory: about 100 kB per word copy (64-channel features, FP16).
+new recognition head to --save-checkpoints-to DIR/latest.pth after every evaluation (detector unchanged; a checkpoint
+for eval.py, export.py, release_weights.py or train.py --load-weights). Memory: about 100 kB per word copy (64-channel features, FP16).
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from text_spotting.command_line import comma_list, run_main
+from text_spotting.command_line import add_renamed_flags, comma_list, run_main
 
 
 def parse_args(argv=None):
@@ -32,7 +26,8 @@ def parse_args(argv=None):
                         help="template or work dir (default: the one the checkpoint was trained from)")
     parser.add_argument("--train-ann-files", type=comma_list, required=True, help="COCO-with-text file(s)")
     parser.add_argument("--train-data-roots", type=comma_list, required=True, help="their image roots")
-    parser.add_argument("--save-to", required=True, type=Path, help="checkpoint to write")
+    parser.add_argument("--save-checkpoints-to", required=True, type=Path, metavar="DIR",
+                        help="where the checkpoint goes: DIR/latest.pth (as train.py writes it)")
     parser.add_argument("--iterations", type=int, default=1500, help="training steps (default 1500)")
     parser.add_argument("--batch-size", type=int, default=128, help="words per step (default 128)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="AdamW peak learning rate (default 1e-3)")
@@ -42,11 +37,12 @@ def parse_args(argv=None):
                         help="largest move of a jittered box edge, in box heights (default 0.1)")
     parser.add_argument("--max-images", type=int, default=0, help="use the first N images only (0 = all)")
     parser.add_argument("--eval-every", type=int, default=0,
-                        help="measure held-out accuracy and save --save-to every N iterations (default: 10 times)")
+                        help="measure held-out accuracy and save the checkpoint every N iterations (default: 10 times)")
     parser.add_argument("--val-fraction", type=float, default=0.05, help="words held out for accuracy (default 0.05)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_renamed_flags(parser, {"--save-to": "--save-checkpoints-to"})
     args = parser.parse_args(argv)
     if args.eval_every < 0:
         parser.error("--eval-every must be 0 (10 times per run) or more")
@@ -88,8 +84,10 @@ def main(argv=None) -> int:
     before = recognition_accuracy(text_head, held_out)
     print(f"{len(words)} word RoIs from {len(dataset)} images ({extracted:.0f} s, "
           f"{words.features.numel() * 2 / 2**20:.0f} MiB); {len(held_out)} held out, accuracy before: {before:.3f}")
+    out = args.save_checkpoints_to / "latest.pth"
+
     def save(entry):  # after every evaluation: a run stopped early keeps its last evaluated head
-        save_with_text_head(args.load_weights, spotter.model, args.save_to,
+        save_with_text_head(args.load_weights, spotter.model, out,
                             meta={"recognition_stage": f"{entry['iteration']} of {args.iterations} iterations x "
                                                         f"{args.batch_size} words, {len(words)} word RoIs, "
                                                         f"lr {args.learning_rate}"})
@@ -99,7 +97,7 @@ def main(argv=None) -> int:
     print(summarize(log))
     final = log[-1].get("accuracy", float("nan"))
     print(f"held-out accuracy {before:.3f} -> {final:.3f} in {time.perf_counter() - start:.0f} s; wrote "
-          f"{args.save_to}")
+          f"{out}")
     return 0
 
 

@@ -2,8 +2,8 @@
 """Chooses a checkpoint's detection and recognition thresholds on a validation set:
 
     venv/bin/python tools/tune_thresholds.py --load-weights model_templates/text-spotting-cpu/snapshot.pth \\
-        --template model_templates/text-spotting-cpu --ann work_dirs/icdar/dev.json \\
-        --images ../shared/data/icdar2015_dev/images [--input-size 1280x768] [--update-template]
+        --template model_templates/text-spotting-cpu --val-ann-files work_dirs/icdar/val50.json \\
+        --val-data-roots ../shared/data/icdar2015_train/images [--input-size 1280x768] [--update-template]
 
 runs the model once over the images with the lowest thresholds of the sweep, then scores every (detection,
 recognition) pair with the ICDAR 2015 evaluator (no second pass of the model) and prints a table of detection, word
@@ -12,15 +12,9 @@ template's template.yaml (`thresholds`); measure the template again with eval.py
 Tune on a validation set, never on the set you report.
 """
 import argparse
-import sys
 from pathlib import Path
 
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from text_spotting.command_line import image_size, run_main
+from text_spotting.command_line import add_renamed_flags, image_size, one_path, run_main
 
 
 def thresholds_list(value: str) -> list[float]:
@@ -39,8 +33,10 @@ def parse_args(argv=None):
     parser.add_argument("--load-weights", required=True, type=Path, help="checkpoint (snapshot.pth, best.pth, ...)")
     parser.add_argument("--template", type=Path, default=None,
                         help="template or work dir (default: the one the checkpoint was trained from)")
-    parser.add_argument("--ann", required=True, type=Path, help="validation set: COCO-with-text annotation file")
-    parser.add_argument("--images", required=True, type=Path, help="its image root")
+    parser.add_argument("--val-ann-files", required=True, type=one_path, metavar="ANN.json",
+                        help="validation set: one COCO-with-text annotation file")
+    parser.add_argument("--val-data-roots", required=True, type=one_path, metavar="DIR", help="its image root")
+    add_renamed_flags(parser, {"--ann": "--val-ann-files", "--images": "--val-data-roots"})
     parser.add_argument("--input-size", metavar="WxH", type=image_size, default=None,
                         help="inference input size (default: the template's)")
     parser.add_argument("--detection", type=thresholds_list, default=thresholds_list("0.3,0.4,0.5,0.6,0.7,0.8"),
@@ -70,7 +66,7 @@ def main(argv=None) -> int:
         import torch
         torch.set_num_threads(args.threads)
     template = args.template or template_of_checkpoint(args.load_weights)
-    data = load_benchmark_set(args.ann, args.images, args.limit)
+    data = load_benchmark_set(args.val_ann_files, args.val_data_roots, args.limit)
     cfg = with_thresholds(with_input_size(load_config(template), args.input_size), args.detection[0],
                           args.recognition[0])
     spotter = EagerTextSpotter(cfg, args.load_weights)
@@ -80,7 +76,8 @@ def main(argv=None) -> int:
                               image_names=data.gt.file_names)
     best = best_thresholds(scores, args.optimize)
     size = "x".join(str(v) for v in cfg.input_size)
-    print(f"\n{len(data)} images of {args.ann}, input {size}: hmean per (detection, recognition) threshold pair\n")
+    print(f"\n{len(data)} images of {args.val_ann_files}, input {size}: "
+          "hmean per (detection, recognition) threshold pair\n")
     print("| detection thr | recognition thr | detection | word spotting | end-to-end |")
     print("| --- | --- | --- | --- | --- |")
     for score in scores:

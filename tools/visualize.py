@@ -17,13 +17,7 @@ image for images (default place: outputs/visualize/). In the window Esc or q qui
 frame. An exported IR keeps --async-requests frames in flight so a camera is read while frames are spotted.
 """
 import argparse
-import sys
 from pathlib import Path
-
-try:
-    import text_spotting  # noqa: F401
-except ImportError:  # run from a source checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from text_spotting.command_line import add_template_argument
 

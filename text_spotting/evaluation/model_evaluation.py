@@ -42,6 +42,8 @@ def build_test_dataset(cfg, ann_files: Sequence[str], data_roots: Sequence[str])
     """
     from mmdet.registry import DATASETS
 
+    from ..datasets import CocoTextDataset  # noqa: F401  registers it and the text-aware transforms
+
     if len(ann_files) != len(data_roots):
         raise ValueError(f"{len(ann_files)} annotation files but {len(data_roots)} data roots")
     datasets = []

@@ -10,7 +10,6 @@ import os.path as osp
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmengine.structures import BaseDataElement

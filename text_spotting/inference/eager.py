@@ -1,9 +1,7 @@
 """The PyTorch (eager) text spotter: a template's model with trained weights, over images or dataset batches."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -16,12 +14,11 @@ from ..models.building import build_text_spotter
 from ..models.ground_truth import legible_gt_quads
 from ..templates import load_config
 from .latency import LATENCY_KEYS, StageClock
-from .processing import (NetworkDetections, fit_and_pad, set_texts, texts_from_symbols, word_crops,
-                         words_from_detections)
-from .words import SpottedWord
+from .processing import NetworkDetections, texts_from_symbols
+from .spotter import TextSpotter
 
 
-class EagerTextSpotter:
+class EagerTextSpotter(TextSpotter):
     """A template's ``TextMaskRCNN`` in eval mode.
 
     ``predict`` runs raw images the way the exported IR is run (``fit_and_pad`` -> network at input scale ->
@@ -38,14 +35,14 @@ class EagerTextSpotter:
     """
 
     def __init__(self, cfg: Config, weights: str | Path | None = None, device: str = "cpu"):
-        import text_spotting  # noqa: F401  registers our components
-
         self.cfg = cfg
         self.device = torch.device(device)
         self.model, self.weights_sha256 = build_text_spotter(cfg, weights)
         self.weights = Path(weights) if weights else None
         self.model.to(self.device).eval()
         self.input_size = tuple(int(v) for v in cfg.input_size)  # (width, height)
+        recognizer = self.model.text_recognizer  # ctc kind: reads crops; attention kind: the RoI head reads
+        self.crop_spec = recognizer.crop_spec if recognizer is not None else None
         self.last_latency_ms = dict.fromkeys(LATENCY_KEYS, 0.0)
 
     @classmethod
@@ -74,38 +71,12 @@ class EagerTextSpotter:
             else None
         return samples, gt_readings
 
-    def predict(self, images: Sequence[np.ndarray] | np.ndarray, keep_masks: bool = False) -> list[list[SpottedWord]]:
-        """Words in each BGR image (``[H, W, 3]`` uint8, any size), in its own pixel coordinates."""
-        if isinstance(images, np.ndarray) and images.ndim == 3:
-            images = [images]
-        latency = dict.fromkeys(LATENCY_KEYS, 0.0)
-        results = []
-        for image in images:
-            start = time.perf_counter()
-            padded, scale = fit_and_pad(image, self.input_size)
-            latency["preprocess"] += (time.perf_counter() - start) * 1000
-            detections = self.detect(padded, latency)
-            clock = StageClock(latency)
-            words = words_from_detections(detections.boxes, detections.masks, detections.texts,
-                                          detections.text_scores, scale, image.shape, keep_masks)
-            clock.lap("postprocess")
-            if self.model.text_recognizer is not None and words:
-                self._read_crops(words, padded, scale, clock)
-            results.append(words)
-            latency["total"] += (time.perf_counter() - start) * 1000
-        self.last_latency_ms = latency
-        return results
-
     @torch.no_grad()
-    def _read_crops(self, words: list[SpottedWord], padded: np.ndarray, scale: float, clock: StageClock) -> None:
-        """ctc kind: reads every word from its crop of the network input (the IR path's code, see
-        ``processing.word_crops``) and sets the texts in place."""
-        head = self.model.text_recognizer
-        crops = torch.from_numpy(word_crops(words, padded, scale, head.crop_spec))
-        clock.lap("crops")
-        texts, scores = head.read_crops(((crops - 127.5) / 127.5).to(self.device))
-        set_texts(words, texts, scores.numpy())
-        clock.lap("recognizer")
+    def read_crops(self, crops: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """ctc kind: the texts and scores of word crops ``[N, 3, Hc, W]`` uint8 BGR, in one recognizer call."""
+        crops = torch.from_numpy(crops)
+        texts, scores = self.model.text_recognizer.read_crops(((crops - 127.5) / 127.5).to(self.device))
+        return texts, scores.cpu().numpy()
 
     @torch.no_grad()
     def detect(self, padded: np.ndarray, latency: dict | None = None) -> NetworkDetections:

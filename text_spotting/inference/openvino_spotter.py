@@ -11,11 +11,10 @@ from __future__ import annotations
 import collections
 import queue
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -24,8 +23,8 @@ from ..models.text_codec import EOS_INDEX, SOS_INDEX, TextCodec
 from ..models.word_crops import CropSpec
 from .errors import InferenceError
 from .latency import LATENCY_KEYS, StageClock
-from .processing import (NetworkDetections, fit_and_pad, set_texts, texts_from_symbols, word_crops,
-                         words_from_detections)
+from .processing import NetworkDetections, texts_from_symbols
+from .spotter import TextSpotter
 from .words import SpottedWord
 
 #: The networks of an export and the names of their inputs and outputs (SPEC §4): the detector, then the attention
@@ -64,7 +63,7 @@ class _InferRequests:
             setattr(self, role, network.create_infer_request())
 
 
-class OpenVINOTextSpotter:
+class OpenVINOTextSpotter(TextSpotter):
     """An exported text spotter (``model.xml``, ``model_text_recognition_head_encoder.xml``,
     ``model_text_recognition_head_decoder.xml`` and ``export_config.yaml``) compiled for one OpenVINO device.
 
@@ -191,20 +190,6 @@ class OpenVINOTextSpotter:
 
     # -- one image --------------------------------------------------------------------------------------------------
 
-    def predict(self, images: Sequence[np.ndarray] | np.ndarray, keep_masks: bool = False) -> list[list[SpottedWord]]:
-        """Words in each BGR image (``[H, W, 3]`` uint8, any size), in its own pixel coordinates; one at a time."""
-        if isinstance(images, np.ndarray) and images.ndim == 3:
-            images = [images]
-        latency = dict.fromkeys(LATENCY_KEYS, 0.0)
-        results = []
-        for image in images:
-            words, image_latency = self._spot(image, keep_masks)
-            results.append(words)
-            for key, value in image_latency.items():
-                latency[key] += value
-        self.last_latency_ms = latency
-        return results
-
     def detect(self, padded: np.ndarray, latency: dict | None = None) -> NetworkDetections:
         """Runs the networks on one input image ``[H, W, 3]`` uint8 BGR of exactly ``input_size``: detections in
         its pixel frame. Stage milliseconds are added to ``latency`` when given."""
@@ -222,34 +207,15 @@ class OpenVINOTextSpotter:
         finally:
             self._idle_requests.put(requests)
 
-    def _spot(self, image: np.ndarray, keep_masks: bool) -> tuple[list[SpottedWord], dict[str, float]]:
-        latency = dict.fromkeys(LATENCY_KEYS, 0.0)
-        start = time.perf_counter()
-        padded, scale = fit_and_pad(image, self.input_size)
-        latency["preprocess"] += (time.perf_counter() - start) * 1000
-        detections = self.detect(padded, latency)
-        stamp = time.perf_counter()
-        words = words_from_detections(detections.boxes, detections.masks, detections.texts, detections.text_scores,
-                                      scale, image.shape, keep_masks)
-        latency["postprocess"] += (time.perf_counter() - stamp) * 1000
-        if self.recognizer_kind == "ctc" and words:
-            self._read_crops(words, padded, scale, StageClock(latency))
-        latency["total"] = (time.perf_counter() - start) * 1000
-        return words, latency
-
-    def _read_crops(self, words: list[SpottedWord], padded: np.ndarray, scale: float, clock: StageClock) -> None:
-        """ctc kind: all words of the image in one recognizer call; sets their texts in place."""
-        crops = word_crops(words, padded, scale, self.crop_spec)
-        clock.lap("crops")
+    def read_crops(self, crops: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """ctc kind: the texts and scores of word crops ``[N, 3, Hc, W]`` uint8 BGR, in one recognizer call."""
         requests = self._idle_requests.get()
         try:
             requests.recognizer.infer({"crops": crops}, share_inputs=True)
             logits = requests.recognizer.get_tensor("logits").data
-            texts, scores = ctc_texts(softmax(logits, axis=2), self.codec, self.recognition_threshold)
+            return ctc_texts(softmax(logits, axis=2), self.codec, self.recognition_threshold)
         finally:
             self._idle_requests.put(requests)
-        set_texts(words, texts, scores)
-        clock.lap("recognizer")
 
     def _run_networks(self, blob: np.ndarray, requests: _InferRequests, clock: StageClock) -> NetworkDetections:
         detector = requests.detector
@@ -291,7 +257,7 @@ class OpenVINOTextSpotter:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.num_requests, thread_name_prefix="openvino-text-spotter")
         try:
-            future = self._pool.submit(self._spot, image, keep_masks)
+            future = self._pool.submit(self.spot, image, keep_masks)
         except BaseException:
             self._in_flight.release()
             raise

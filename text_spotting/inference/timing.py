@@ -100,25 +100,17 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def load_images(folder: str | Path, limit: int = 0) -> list[np.ndarray]:
-    """BGR images of a folder (recursively, sorted by path), at most ``limit`` (0 = all); ``InferenceError`` for a
-    missing folder, a folder without images or an unreadable image."""
+def load_images(paths: Sequence[str | Path], limit: int = 0) -> list[np.ndarray]:
+    """BGR images of the files ``paths`` (``video.list_images`` of ``--images PATH...``), at most ``limit`` (0 = all);
+    ``InferenceError`` for an unreadable image."""
     import cv2
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InferenceError(f"{folder}: no such folder")
-    paths = image_files(folder)
-    if limit:
-        paths = paths[:limit]
     images = []
-    for path in paths:
+    for path in paths[:limit] if limit else paths:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise InferenceError(f"{path}: cannot be read as an image")
         images.append(image)
-    if not images:
-        raise InferenceError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
     return images
 
 

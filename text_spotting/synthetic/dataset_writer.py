@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..datasets.annotation_io import DONT_CARE_TRANSCRIPTION, make_word_annotation, new_coco_text, save_coco_text
+from .. import values
 from ..geometry import order_quad_clockwise
 from .fonts import FontError, FontFace, discover_fonts
 from .real_words import RealWordBank
@@ -58,14 +59,11 @@ class GenerationSummary:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"640x384"`` -> ``(640, 384)`` (width, height)."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match:
-        raise SyntheticDataError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 640x384")
-    width, height = int(match.group(1)), int(match.group(2))
-    if width < 32 or height < 32:
-        raise SyntheticDataError(f"size {text!r}: width and height must be at least 32 pixels")
-    return width, height
+    """``"640x384"`` -> ``(640, 384)`` (width, height); :class:`SyntheticDataError` when it is not a size."""
+    try:
+        return values.parse_size(text)
+    except ValueError as error:
+        raise SyntheticDataError(str(error)) from None
 
 
 def check_scene_config(config: SceneConfig) -> None:
@@ -167,7 +165,7 @@ def _prepare_output(out_dir: Path, overwrite: bool) -> Path:
     foreign = [p.name for p in existing if not _OWN_IMAGE_NAME.match(p.name)]
     if foreign:
         raise SyntheticDataError(f"{images_dir}: holds files this generator did not write (e.g. {foreign[0]}); "
-                                 f"choose another --out")
+                                 f"choose another --output")
     for path in existing:
         path.unlink()
     images_dir.mkdir(parents=True, exist_ok=True)

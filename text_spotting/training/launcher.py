@@ -124,7 +124,9 @@ def run_training(opts: TrainOptions, world_size: int = 1) -> int:
     """Trains in this process (rank from the environment when distributed). Returns the exit code."""
     from mmengine.runner import Runner
 
-    import text_spotting  # noqa: F401  registers our components
+    from ..registration import register_all_modules
+
+    register_all_modules()  # the config names our dataset, transforms, model and metric
 
     cfg = build_training_config(opts, world_size)
     runner = Runner.from_cfg(cfg)
