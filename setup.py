@@ -10,5 +10,5 @@ setup(
     install_requires=[],
     # rapidocr 3.10 requires opencv-python-headless, which would overwrite the cv2 of our opencv-python (and drop
     # cv2.imshow); 3.9.x requires opencv-python and ships the same PP-OCRv6 models in the wheel.
-    extras_require={"peers": ["rapidocr>=3,<3.10", "onnxruntime", "pytesseract"]},
+    extras_require={"peers": ["rapidocr==3.10.0", "onnxruntime", "pytesseract"]},
 )
