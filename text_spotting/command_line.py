@@ -89,9 +89,9 @@ def add_template_argument(parser: argparse.ArgumentParser, script_file: str) -> 
 
     Defaults to the script's own directory when it is an instantiated work dir (where the script was copied to).
     """
-    own_dir = Path(script_file).resolve().parent
     from .templates import TEMPLATE_FILE  # imported here: the converters use this module without mmengine
 
+    own_dir = Path(script_file).resolve().parent
     default = own_dir if (own_dir / TEMPLATE_FILE).is_file() else None
     parser.add_argument("--template", type=Path, default=default,
                         help="template or work dir with template.yaml and model.py (default: this script's dir "

@@ -87,10 +87,7 @@ class EagerTextSpotter(TextSpotter):
         are added to it.
         """
         latency = {} if latency is None else latency
-        height, width = padded.shape[:2]
-        if (width, height) != self.input_size:
-            raise ValueError(f"expected an input image of {self.input_size[0]}x{self.input_size[1]}, "
-                             f"got {width}x{height}: fit_and_pad it first")
+        height, width = self.check_input(padded)
         clock = StageClock(latency)
         sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
                                              pad_shape=(height, width), scale_factor=(1.0, 1.0)))

@@ -195,10 +195,7 @@ class OpenVINOTextSpotter(TextSpotter):
         its pixel frame. Stage milliseconds are added to ``latency`` when given."""
         latency = {} if latency is None else latency
         clock = StageClock(latency)
-        height, width = padded.shape[:2]
-        if (width, height) != self.input_size:
-            raise ValueError(f"expected an input image of {self.input_size[0]}x{self.input_size[1]}, "
-                             f"got {width}x{height}: fit_and_pad it first")
+        self.check_input(padded)
         blob = padded.transpose(2, 0, 1)[None].astype(np.float32)
         clock.lap("preprocess")
         requests = self._idle_requests.get()

@@ -38,6 +38,14 @@ class TextSpotter:
         stage milliseconds added to ``latency`` when given."""
         raise NotImplementedError
 
+    def check_input(self, padded: np.ndarray) -> tuple[int, int]:
+        """``(height, width)`` of a detector input; ValueError unless it is exactly ``input_size``."""
+        height, width = padded.shape[:2]
+        if (width, height) != self.input_size:
+            raise ValueError(f"expected an input image of {self.input_size[0]}x{self.input_size[1]}, "
+                             f"got {width}x{height}: fit_and_pad it first")
+        return height, width
+
     def read_crops(self, crops: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Texts and their scores of word crops ``[N, 3, Hc, W]`` uint8 BGR (``processing.word_crops``)."""
         raise NotImplementedError
