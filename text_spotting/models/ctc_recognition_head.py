@@ -128,11 +128,25 @@ class CTCCropRecognitionHead(nn.Module):
             texts.extend(text for _, text in words)
         width = max(piece.shape[3] for piece in pieces)
         batch = np.concatenate([np.pad(p, ((0, 0), (0, 0), (0, 0), (0, width - p.shape[3]))) for p in pieces])
-        logits = self(torch.from_numpy(batch).to(batch_inputs.device))
-        log_probs = logits.log_softmax(dim=2).transpose(0, 1)  # [T, N, V]
+        losses['loss_text'] = self.word_loss(torch.from_numpy(batch).to(batch_inputs.device), texts)
+        return losses
+
+    def word_loss(self, crops: Tensor, texts: Sequence[str]) -> Tensor:
+        """Weighted CTC loss of normalised crops ``[N, 3, H, W]`` labelled with ``texts`` (N encodable words)."""
+        if len(texts) != crops.shape[0]:
+            raise ValueError(f"got {len(texts)} texts for {crops.shape[0]} crops")
+        log_probs = self(crops).log_softmax(dim=2).transpose(0, 1)  # [T, N, V]
         targets, target_lengths = self.codec.encode(texts)
         input_lengths = torch.full((len(texts),), log_probs.shape[0], dtype=torch.long)
         loss = F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction='mean',
                           zero_infinity=True)
-        losses['loss_text'] = loss * self.loss_weight
-        return losses
+        return loss * self.loss_weight
+
+    @torch.no_grad()
+    def read_texts(self, crops: Tensor, thresholded: bool = False) -> list[str]:
+        """Greedy CTC words of normalised crops; words below the recognition threshold are '' when ``thresholded``
+        (not: the accuracy of the reader alone)."""
+        if crops.shape[0] == 0:
+            return []
+        threshold = self.recognition_threshold if thresholded else 0.0
+        return ctc_texts(self(crops).softmax(dim=2).cpu().numpy(), self.codec, threshold)[0]

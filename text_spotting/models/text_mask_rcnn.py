@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from mmdet.models.detectors import MaskRCNN
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmengine.structures import InstanceData
+from mmdet.structures.bbox import bbox2roi
 
 from ..geometry import polygon_to_bbox, predicted_polygons
 
@@ -85,17 +85,30 @@ class TextMaskRCNN(MaskRCNN):
                 pred.texts, pred.text_scores = self.text_recognizer.predict(image, [q * scale for q in quads])
         return samples
 
+    @property
+    def recognition_head(self) -> nn.Module:
+        """The part that reads words: ``text_recognizer`` (ctc kind) or ``roi_head.text_head`` (attention kind).
+        Both take what :meth:`word_inputs` gives and offer ``read_texts(inputs, thresholded)`` and
+        ``word_loss(inputs, texts)``."""
+        return self.text_recognizer if self.text_recognizer is not None else self.roi_head.text_head
+
+    def word_inputs(self, batch_inputs: Tensor, quads: Sequence[Sequence[np.ndarray]]) -> list[Tensor]:
+        """Per image what the recognition head reads for the words ``quads`` (``[4, 2]`` each, network-input pixels):
+        the ctc kind's normalised crops ``[N, 3, H, W]`` (cut along the quads, padded like at inference), the
+        attention kind's text RoI features ``[N, C, S, S]`` (of the quads' boxes). The one recognition-on-given-words
+        function: eval's recognition metric and the recognizer-alone training both read through it."""
+        if self.text_recognizer is not None:
+            return [self.text_recognizer.cut(image, image_quads) if len(image_quads)
+                    else image.new_zeros((0, image.shape[0], self.text_recognizer.crop_spec.height,
+                                          self.text_recognizer.crop_spec.min_width))
+                    for image, image_quads in zip(batch_inputs, quads)]
+        boxes = [batch_inputs.new_tensor(np.array([polygon_to_bbox(q) for q in image_quads], dtype=np.float32)
+                                         .reshape(-1, 4)) for image_quads in quads]
+        features = self.roi_head._text_feats(self.extract_feat(batch_inputs), bbox2roi(boxes))
+        return list(features.split([len(b) for b in boxes]))
+
     def read_words(self, batch_inputs: Tensor, quads: Sequence[Sequence[np.ndarray]]) -> list[list[str]]:
         """Recognition alone on given words: per image the texts read at ``quads`` (``[4, 2]`` each, network-input
-        pixels). The ctc kind cuts the quads; the attention kind reads the RoI features of their boxes."""
-        if self.text_recognizer is not None:
-            return [self.text_recognizer.predict(image, image_quads)[0]
-                    for image, image_quads in zip(batch_inputs, quads)]
-        features = self.extract_feat(batch_inputs)
-        boxes = []
-        for image_quads in quads:
-            instances = InstanceData()
-            instances.bboxes = batch_inputs.new_tensor(
-                np.array([polygon_to_bbox(q) for q in image_quads], dtype=np.float32).reshape(-1, 4))
-            boxes.append(instances)
-        return [list(instances.texts) for instances in self.roi_head.predict_text(features, boxes)]
+        pixels; :meth:`word_inputs`), with the recognition threshold applied as in :meth:`predict`."""
+        head = self.recognition_head
+        return [head.read_texts(inputs, thresholded=True) for inputs in self.word_inputs(batch_inputs, quads)]

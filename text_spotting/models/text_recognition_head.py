@@ -251,6 +251,21 @@ class TextRecognitionHead(BaseModule):
         logits = teacher_forced_logits(self.decoder, self.encode(text_feats[valid]), targets)
         return dict(loss_text=self.loss_weight * sequence_cross_entropy(logits, targets))
 
+    def word_loss(self, text_feats: Tensor, texts: list[str]) -> Tensor:
+        """``loss_text`` of :meth:`loss` (the recognizer-alone stage's interface, shared with the CTC head)."""
+        return self.loss(text_feats, texts)['loss_text']
+
+    @torch.no_grad()
+    def read_texts(self, text_feats: Tensor, thresholded: bool = False) -> list[str]:
+        """Greedy words of RoI features; words below the recognition threshold are '' when ``thresholded`` (as
+        :meth:`predict`; not: the accuracy of the reader alone)."""
+        if text_feats.shape[0] == 0:
+            return []
+        if thresholded:
+            return self.predict(text_feats)[0]
+        ids, _ = self(text_feats)
+        return self.codec.decode(ids[:, :self.codec.max_length])
+
     def reorder_alphabet(self, alphabet: str) -> None:
         """Makes the head (in place) use ``alphabet``, a reordering of its own, reading the same words as before."""
         self.load_state_dict(reorder_alphabet(self.state_dict(), self.codec.alphabet, alphabet))

@@ -1,35 +1,59 @@
-"""A training stage for the recognition head alone, on frozen detector features.
+"""A training stage for the recognition head alone, on words cut out once (a fast stage for CPUs).
 
-Joint training reads ~32 words per step at the cost of a whole Mask R-CNN step, and an attention decoder learnt from
-scratch spends a long time as a language model (the same frequent words for every box) before its attention locks
-onto the characters. This stage runs the frozen backbone + FPN once per image, keeps the 28x28 text RoI features of
-every legible ground-truth word (plus copies of slightly jittered boxes, like the detector's own boxes at test
-time), and then trains only the encoder and decoder of the recognition head on large batches of those features:
-many more words per second on a CPU. The detector is untouched, so its outputs do not change.
+Joint training reads ~32 words per step at the cost of a whole Mask R-CNN step. This stage runs the frozen part of
+the model once per image and keeps what the recognition head reads for every legible ground-truth word (plus copies
+at slightly jittered places, like the detector's own boxes at test time), then trains only the recognition head on
+large batches of them: many more words per second on a CPU. The detector is untouched, so its outputs do not change.
+What is kept depends on the recognizer kind:
+
+- **attention** (``roi_head.text_head``): the 28x28 text RoI features of the frozen backbone + FPN
+  (:class:`WordFeatures`); an attention decoder learnt from scratch spends a long time as a language model before its
+  attention locks onto the characters, which is what large batches fix;
+- **ctc** (``text_recognizer``): the rectified crops of the network input that the crop recognizer reads
+  (:class:`WordCrops`, cut by the same routine as at inference), for fine-tuning the text-pretrained recognizer on
+  the user's words.
+
+Both heads offer ``word_loss(inputs, texts)`` and ``read_texts(inputs)``, which is all this stage calls.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
-from mmdet.structures.bbox import bbox2roi
 from mmengine.dataset import pseudo_collate
 from tqdm import tqdm
 
 from ..checkpoint import atomic_save, read_checkpoint
 from ..evaluation.text import texts_match
-from ..models.ground_truth import legible_gt_words
+from ..models.ground_truth import legible_gt_quads, legible_gt_words
+from ..geometry import bbox_to_quad
+from ..models.word_crops import CropSpec, crop_width, jitter_quad, padded_width, word_quad
 
 TEXT_HEAD_PREFIX = "roi_head.text_head."
+CROP_RECOGNIZER_PREFIX = "text_recognizer."
+
+
+def recognition_head(model: torch.nn.Module) -> tuple[torch.nn.Module, str]:
+    """``(head, state-dict prefix)`` of the model's recognition head: the crop recognizer (ctc kind) or the RoI text
+    head (attention kind)."""
+    prefix = CROP_RECOGNIZER_PREFIX if model.recognizer_kind == "ctc" else TEXT_HEAD_PREFIX
+    return model.recognition_head, prefix
+
+
+def _held_out_split(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """``(kept, held_out)`` indices with about ``fraction`` held out (at least one when there are two)."""
+    held = min(count - 1, max(1 if count > 1 else 0, int(round(count * fraction))))
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+    return order[held:], order[:held]
 
 
 @dataclass
 class WordFeatures:
-    """Text RoI features of words and their transcriptions.
+    """Text RoI features of words and their transcriptions (attention kind).
 
     Attributes:
         features: ``[N, C, S, S]`` float16 RoI features (what the recognition head's encoder reads).
@@ -42,14 +66,82 @@ class WordFeatures:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def subset(self, ids: Sequence[int]) -> "WordFeatures":
+        ids = list(ids)
+        return WordFeatures(self.features[ids], [self.texts[i] for i in ids])
+
     def split(self, fraction: float, seed: int = 0) -> tuple["WordFeatures", "WordFeatures"]:
         """``(rest, held_out)`` with about ``fraction`` of the words held out (at least one when there are two)."""
-        count = len(self)
-        held = min(count - 1, max(1 if count > 1 else 0, int(round(count * fraction))))
-        order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
-        held_ids, kept_ids = order[:held], order[held:]
-        return (WordFeatures(self.features[kept_ids], [self.texts[i] for i in kept_ids.tolist()]),
-                WordFeatures(self.features[held_ids], [self.texts[i] for i in held_ids.tolist()]))
+        kept, held = _held_out_split(len(self), fraction, seed)
+        return self.subset(kept), self.subset(held)
+
+    def batch(self, ids: Sequence[int]) -> torch.Tensor:
+        """The head's float32 input for words ``ids``."""
+        return self.features[list(ids)].float()
+
+    def nbytes(self) -> int:
+        return self.features.numel() * self.features.element_size()
+
+    def batches(self, batch_size: int, generator: torch.Generator) -> Iterator[list[int]]:
+        """Endless random batches of word ids (drawn with replacement)."""
+        while True:
+            yield torch.randint(len(self), (min(batch_size, len(self)),), generator=generator).tolist()
+
+
+@dataclass
+class WordCrops:
+    """Rectified, normalised word crops and their transcriptions (ctc kind).
+
+    Attributes:
+        crops: ``N`` float16 ``[3, H, w_i]`` crops at their own width (no padding).
+        texts: ``N`` transcriptions.
+        spec: how they were cut (a batch is right-padded with zeros to :func:`padded_width`, as at inference).
+    """
+
+    crops: list[torch.Tensor]
+    texts: list[str]
+    spec: CropSpec
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, ids: Sequence[int]) -> "WordCrops":
+        return WordCrops([self.crops[i] for i in ids], [self.texts[i] for i in ids], self.spec)
+
+    def split(self, fraction: float, seed: int = 0) -> tuple["WordCrops", "WordCrops"]:
+        """``(rest, held_out)`` with about ``fraction`` of the words held out (at least one when there are two)."""
+        kept, held = _held_out_split(len(self), fraction, seed)
+        return self.subset(kept), self.subset(held)
+
+    def batch(self, ids: Sequence[int]) -> torch.Tensor:
+        """``[n, 3, H, Wp]`` float32 crops of words ``ids``, right-padded with 0 (raw gray) like one image's words
+        at inference."""
+        crops = [self.crops[i] for i in ids]
+        width = padded_width([c.shape[2] for c in crops], self.spec)
+        out = torch.zeros((len(crops), crops[0].shape[0], crops[0].shape[1], width)) if crops else torch.zeros(0)
+        for row, crop in enumerate(crops):
+            out[row, :, :, :crop.shape[2]] = crop.float()
+        return out
+
+    def nbytes(self) -> int:
+        return sum(c.numel() * c.element_size() for c in self.crops)
+
+    def batches(self, batch_size: int, generator: torch.Generator, pool: int = 32) -> Iterator[list[int]]:
+        """Endless batches of word ids of similar width: every pass over the words is shuffled, cut into pools of
+        ``pool`` batches, each pool sorted by crop width and sliced into batches, and the batches shuffled. A batch
+        is as wide as its widest crop, so this keeps most batches at ``min_width`` (a random batch of 64 ICDAR words
+        is ~1.8x as slow to train)."""
+        batch_size = min(batch_size, len(self))
+        widths = torch.tensor([crop.shape[2] for crop in self.crops])
+        while True:
+            order = torch.randperm(len(self), generator=generator)
+            batches = []
+            for start in range(0, len(order), batch_size * pool):
+                chunk = order[start:start + batch_size * pool]
+                chunk = chunk[torch.argsort(widths[chunk], stable=True)].tolist()
+                batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+            for index in torch.randperm(len(batches), generator=generator).tolist():
+                yield batches[index]
 
 
 def jitter_boxes(boxes: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarray:
@@ -64,38 +156,79 @@ def jitter_boxes(boxes: np.ndarray, amount: float, rng: np.random.Generator) -> 
 
 
 @torch.no_grad()
-def extract_word_features(model: torch.nn.Module, dataset, copies: int = 2, jitter: float = 0.1, seed: int = 0,
-                          progress: bool = True) -> WordFeatures:
-    """Text RoI features of the legible words of every image of ``dataset`` (a test-pipeline dataset: images
-    resized like at inference), ``copies`` per word: the ground-truth box, then jittered ones (:func:`jitter_boxes`).
-    Words the recognition head cannot encode (characters outside its alphabet, too long) are left out."""
+def extract_words(model: torch.nn.Module, dataset, copies: int = 2, jitter: float = 0.1, seed: int = 0,
+                  progress: bool = True) -> WordFeatures | WordCrops:
+    """What the model's recognition head reads for the legible words of every image of ``dataset`` (a
+    test-pipeline dataset: images resized like at inference), ``copies`` per word: at the ground-truth place, then at
+    jittered ones (boxes: :func:`jitter_boxes`; quads: corners moved by up to ``jitter`` x the word height). Words
+    the head cannot encode (characters outside its alphabet, too long) are left out. The ctc kind gets
+    :class:`WordCrops`, the attention kind :class:`WordFeatures`."""
     model.eval()
-    codec = model.roi_head.text_head.codec
+    head = model.recognition_head
+    ctc = model.recognizer_kind == "ctc"
     rng = np.random.default_rng(seed)
-    features, texts = [], []
-    for index in tqdm(range(len(dataset)), desc="extracting word features", unit="img", disable=not progress,
+    pieces, texts = [], []
+    for index in tqdm(range(len(dataset)), desc="cutting out the words", unit="img", disable=not progress,
                       dynamic_ncols=True):
         data = model.data_preprocessor(pseudo_collate([dataset[index]]), False)
         sample = data["data_samples"][0]
-        gt_boxes, gt_texts = legible_gt_words(sample)
-        encodable = codec.encode(gt_texts)[1] if gt_texts else torch.zeros(0, dtype=torch.bool)
-        if not bool(encodable.any()):
+        words, quads = (_crop_quads if ctc else _feature_quads)(head, sample, copies, jitter, rng)
+        if not words:
             continue
-        boxes = gt_boxes[encodable].numpy()
-        words = [text for text, ok in zip(gt_texts, encodable.tolist()) if ok]
-        all_boxes = [boxes] + [jitter_boxes(boxes, jitter, rng) for _ in range(copies - 1)]
-        rois = bbox2roi([torch.from_numpy(np.concatenate(all_boxes)).to(data["inputs"].device)])
-        feats = model.roi_head._text_feats(model.extract_feat(data["inputs"]), rois)
-        features.append(feats.half().cpu())
-        texts.extend(words * copies)
+        inputs = model.word_inputs(data["inputs"], [quads])[0]
+        if ctc:  # kept at their own width (a batch is padded as it is drawn), as views of one strip per image:
+            # thousands of small tensors among each image's large temporaries fragmented the heap (24 GB for 950
+            # ICDAR photos, 300 MB of crops)
+            widths = [crop_width(word_quad(quad), head.crop_spec)[0] for quad in quads]
+            strip = torch.cat([crop[:, :, :width] for crop, width in zip(inputs, widths)], dim=2).half().cpu()
+            offsets = np.cumsum([0] + widths)
+            pieces.extend(strip[:, :, start:end] for start, end in zip(offsets[:-1], offsets[1:]))
+        else:
+            pieces.append(inputs.half().cpu())
+        texts.extend(words)
     if not texts:
         raise ValueError("no legible word that the recognition head can encode was found in the dataset")
-    return WordFeatures(torch.cat(features), texts)
+    return WordCrops(pieces, texts, head.crop_spec) if ctc else WordFeatures(torch.cat(pieces), texts)
 
 
-def recognition_accuracy(text_head: torch.nn.Module, words: WordFeatures, batch_size: int = 256) -> float:
-    """Share of ``words`` the head reads right (greedy decoding; texts compared like the word-spotting metric:
-    normalised, ignoring case)."""
+def extract_word_features(model: torch.nn.Module, dataset, copies: int = 2, jitter: float = 0.1, seed: int = 0,
+                          progress: bool = True) -> WordFeatures:
+    """:func:`extract_words` of an attention-kind model."""
+    if model.recognizer_kind == "ctc":
+        raise ValueError("extract_word_features: the model reads crops (ctc kind); use extract_words")
+    return extract_words(model, dataset, copies, jitter, seed, progress)
+
+
+def _feature_quads(head, sample, copies: int, jitter: float,
+                   rng: np.random.Generator) -> tuple[list[str], list[np.ndarray]]:
+    """Attention kind: texts and quads (of boxes) of one image's encodable words, ``copies`` each: the ground-truth
+    boxes, then jittered ones (:func:`jitter_boxes`)."""
+    gt_boxes, gt_texts = legible_gt_words(sample)
+    encodable = head.codec.encode(gt_texts)[1] if gt_texts else torch.zeros(0, dtype=torch.bool)
+    if not bool(encodable.any()):
+        return [], []
+    boxes = gt_boxes[encodable].numpy()
+    words = [text for text, ok in zip(gt_texts, encodable.tolist()) if ok]
+    all_boxes = np.concatenate([boxes] + [jitter_boxes(boxes, jitter, rng) for _ in range(copies - 1)])
+    return words * copies, [bbox_to_quad(box) for box in all_boxes]
+
+
+def _crop_quads(head, sample, copies: int, jitter: float,
+                rng: np.random.Generator) -> tuple[list[str], list[np.ndarray]]:
+    """ctc kind: texts and quads of one image's encodable words, ``copies`` each: the ground-truth quads, then
+    corners moved by up to ``jitter`` x the word height (:func:`~text_spotting.models.word_crops.jitter_quad`)."""
+    max_frames = head.crop_spec.min_width // head.crop_spec.width_stride
+    _, gt_texts = legible_gt_words(sample)
+    chosen = [(quad, text) for quad, text in zip(legible_gt_quads(sample), gt_texts)
+              if head.codec.is_encodable(text, max_frames)]
+    quads = [quad for quad, _ in chosen]
+    jittered = [jitter_quad(quad, jitter, rng) for _ in range(copies - 1) for quad in quads]
+    return [text for _, text in chosen] * copies, quads + jittered
+
+
+def recognition_accuracy(text_head: torch.nn.Module, words: WordFeatures | WordCrops, batch_size: int = 64) -> float:
+    """Share of ``words`` the head reads right (greedy decoding, no recognition threshold; texts compared like the
+    word-spotting metric: normalised, ignoring case)."""
     if not len(words):
         return float("nan")
     was_training = text_head.training
@@ -103,35 +236,47 @@ def recognition_accuracy(text_head: torch.nn.Module, words: WordFeatures, batch_
     right = 0
     with torch.no_grad():
         for start in range(0, len(words), batch_size):
-            ids, _ = text_head(words.features[start:start + batch_size].float())
-            read = text_head.codec.decode(ids[:, :text_head.codec.max_length])
-            right += sum(texts_match(truth, text) for text, truth in zip(read, words.texts[start:start + batch_size]))
+            ids = range(start, min(start + batch_size, len(words)))
+            read = text_head.read_texts(words.batch(ids))
+            right += sum(texts_match(words.texts[i], text) for text, i in zip(read, ids))
     text_head.train(was_training)
     return right / len(words)
 
 
-def train_text_head(text_head: torch.nn.Module, words: WordFeatures, iterations: int, batch_size: int = 128,
-                    learning_rate: float = 1e-3, seed: int = 0, held_out: WordFeatures | None = None,
-                    eval_every: int = 0, progress: bool = True, on_eval=None) -> list[dict]:
+def train_text_head(text_head: torch.nn.Module, words: WordFeatures | WordCrops, iterations: int,
+                    batch_size: int = 128, learning_rate: float = 1e-3, seed: int = 0,
+                    held_out: WordFeatures | WordCrops | None = None,
+                    eval_every: int = 0, progress: bool = True, on_eval=None,
+                    frozen: Sequence[str] = ()) -> list[dict]:
     """AdamW with a short linear warm-up and cosine decay on random batches of ``words``; returns a log of
     ``{iteration, loss[, accuracy]}`` (the mean loss since the previous entry; accuracy on ``held_out``).
-    ``on_eval(entry)`` is called after each log entry (e.g. to save a checkpoint, so a stopped run keeps its work)."""
+    ``on_eval(entry)`` is called after each log entry (e.g. to save a checkpoint, so a stopped run keeps its work).
+    Parameters whose names (in the head) start with one of ``frozen`` stay as they are: freezing the first stages of a
+    pretrained crop recognizer saves most of the backward pass (they run at the crops' full resolution)."""
     text_head.train()
-    optimizer = torch.optim.AdamW(text_head.parameters(), lr=learning_rate, weight_decay=1e-4)
+    frozen = tuple(frozen)
+    trainable = []
+    for name, parameter in text_head.named_parameters():  # a template may freeze the whole head for joint training
+        parameter.requires_grad_(not name.startswith(frozen) if frozen else True)
+        if parameter.requires_grad:
+            trainable.append(parameter)
+    if not trainable:
+        raise ValueError(f"frozen={list(frozen)} leaves no parameter of the recognition head to train")
+    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=1e-4)
     warmup = max(1, min(100, iterations // 10))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (
         1 + math.cos(math.pi * min(step, iterations) / iterations)))
-    generator = torch.Generator().manual_seed(seed)
+    batches = words.batches(batch_size, torch.Generator().manual_seed(seed))
     log, losses = [], []
     eval_every = eval_every or max(1, iterations // 10)
     bar = tqdm(range(iterations), desc="training the recognition head", unit="it", disable=not progress,
                dynamic_ncols=True)
     for iteration in bar:
-        batch = torch.randint(len(words), (min(batch_size, len(words)),), generator=generator)
-        loss = text_head.loss(words.features[batch].float(), [words.texts[i] for i in batch.tolist()])["loss_text"]
+        batch = next(batches)
+        loss = text_head.word_loss(words.batch(batch), [words.texts[i] for i in batch])
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(text_head.parameters(), 35.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 35.0)
         optimizer.step()
         schedule.step()
         losses.append(loss.item())
@@ -153,13 +298,14 @@ def save_with_text_head(base_checkpoint: str | Path, model: torch.nn.Module, out
     and the base's meta plus ``meta`` (no optimizer state: a new schedule starts from it with --load-weights)."""
     base = read_checkpoint(base_checkpoint)
     state = dict(base["state_dict"])
+    _, prefix = recognition_head(model)
     replaced = 0
     for name, tensor in model.state_dict().items():
-        if name.startswith(TEXT_HEAD_PREFIX):
+        if name.startswith(prefix):
             state[name] = tensor.detach().cpu().clone()
             replaced += 1
     if not replaced:
-        raise ValueError("the model has no recognition head tensors (roi_head.text_head.*)")
+        raise ValueError(f"the model has no recognition head tensors ({prefix}*)")
     merged_meta = {key: value for key, value in (base.get("meta") or {}).items()
                    if isinstance(value, (str, int, float, bool)) or value is None}
     merged_meta.update(meta or {})
