@@ -312,7 +312,8 @@ def _quantizer(calibration: CalibrationSet, input_size: tuple[int, int], spec):
     def quantize(role: str, network):
         if role == "detector":
             return quantize_network(network, lambda: detector_inputs(calibration, input_size), DETECTOR_INPUT,
-                                    len(calibration.images), asymmetric_activations=True)
+                                    len(calibration.images), asymmetric_activations=True,
+                                    clip_activation_outliers=True)
         return quantize_network(network, lambda: recognizer_inputs(calibration, input_size, spec),
                                 RECOGNIZER_INPUTS[0], len(calibration.images), float_patterns=RECOGNIZER_FLOAT_PATTERNS)
     return quantize
