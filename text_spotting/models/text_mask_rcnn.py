@@ -98,10 +98,7 @@ class TextMaskRCNN(MaskRCNN):
         attention kind's text RoI features ``[N, C, S, S]`` (of the quads' boxes). The one recognition-on-given-words
         function: eval's recognition metric and the recognizer-alone training both read through it."""
         if self.text_recognizer is not None:
-            return [self.text_recognizer.cut(image, image_quads) if len(image_quads)
-                    else image.new_zeros((0, image.shape[0], self.text_recognizer.crop_spec.height,
-                                          self.text_recognizer.crop_spec.min_width))
-                    for image, image_quads in zip(batch_inputs, quads)]
+            return [self.text_recognizer.cut(image, image_quads) for image, image_quads in zip(batch_inputs, quads)]
         boxes = [batch_inputs.new_tensor(np.array([polygon_to_bbox(q) for q in image_quads], dtype=np.float32)
                                          .reshape(-1, 4)) for image_quads in quads]
         features = self.roi_head._text_feats(self.extract_feat(batch_inputs), bbox2roi(boxes))

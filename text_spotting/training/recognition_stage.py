@@ -29,8 +29,8 @@ from tqdm import tqdm
 
 from ..checkpoint import atomic_save, read_checkpoint
 from ..evaluation.text import texts_match
-from ..models.ground_truth import legible_gt_quads, legible_gt_words
 from ..geometry import bbox_to_quad
+from ..models.ground_truth import legible_gt_quads, legible_gt_words
 from ..models.word_crops import CropSpec, crop_width, jitter_quad, padded_width, word_quad
 
 TEXT_HEAD_PREFIX = "roi_head.text_head."
@@ -44,15 +44,24 @@ def recognition_head(model: torch.nn.Module) -> tuple[torch.nn.Module, str]:
     return model.recognition_head, prefix
 
 
-def _held_out_split(count: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """``(kept, held_out)`` indices with about ``fraction`` held out (at least one when there are two)."""
-    held = min(count - 1, max(1 if count > 1 else 0, int(round(count * fraction))))
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
-    return order[held:], order[:held]
+class _Words:
+    """What :class:`WordFeatures` and :class:`WordCrops` share: ``texts``, ``subset(ids)`` and the held-out split."""
+
+    texts: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def split(self, fraction: float, seed: int = 0):
+        """``(rest, held_out)`` with about ``fraction`` of the words held out (at least one when there are two)."""
+        count = len(self)
+        held = min(count - 1, max(1 if count > 1 else 0, int(round(count * fraction))))
+        order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+        return self.subset(order[held:]), self.subset(order[:held])
 
 
 @dataclass
-class WordFeatures:
+class WordFeatures(_Words):
     """Text RoI features of words and their transcriptions (attention kind).
 
     Attributes:
@@ -63,17 +72,9 @@ class WordFeatures:
     features: torch.Tensor
     texts: list[str]
 
-    def __len__(self) -> int:
-        return len(self.texts)
-
     def subset(self, ids: Sequence[int]) -> "WordFeatures":
         ids = list(ids)
         return WordFeatures(self.features[ids], [self.texts[i] for i in ids])
-
-    def split(self, fraction: float, seed: int = 0) -> tuple["WordFeatures", "WordFeatures"]:
-        """``(rest, held_out)`` with about ``fraction`` of the words held out (at least one when there are two)."""
-        kept, held = _held_out_split(len(self), fraction, seed)
-        return self.subset(kept), self.subset(held)
 
     def batch(self, ids: Sequence[int]) -> torch.Tensor:
         """The head's float32 input for words ``ids``."""
@@ -89,7 +90,7 @@ class WordFeatures:
 
 
 @dataclass
-class WordCrops:
+class WordCrops(_Words):
     """Rectified, normalised word crops and their transcriptions (ctc kind).
 
     Attributes:
@@ -102,16 +103,8 @@ class WordCrops:
     texts: list[str]
     spec: CropSpec
 
-    def __len__(self) -> int:
-        return len(self.texts)
-
     def subset(self, ids: Sequence[int]) -> "WordCrops":
         return WordCrops([self.crops[i] for i in ids], [self.texts[i] for i in ids], self.spec)
-
-    def split(self, fraction: float, seed: int = 0) -> tuple["WordCrops", "WordCrops"]:
-        """``(rest, held_out)`` with about ``fraction`` of the words held out (at least one when there are two)."""
-        kept, held = _held_out_split(len(self), fraction, seed)
-        return self.subset(kept), self.subset(held)
 
     def batch(self, ids: Sequence[int]) -> torch.Tensor:
         """``[n, 3, H, Wp]`` float32 crops of words ``ids``, right-padded with 0 (raw gray) like one image's words
