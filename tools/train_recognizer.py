@@ -8,7 +8,7 @@
 
 goes once over the training images (resized like at inference) and keeps what the recognition head reads for every
 legible word, at its ground-truth place plus --copies - 1 jittered ones: for the ctc kind (text-spotting-cpu) the
-rectified crop of the network input (the same crop routine as at inference; about 20 kB per copy), for the attention
+rectified crop of the network input (the same crop routine as at inference; about 40 kB per copy), for the attention
 kind the 28x28 text RoI features of the backbone + FPN (about 100 kB per copy). Then trains only the recognition head
 on random batches of them with AdamW (warm-up, cosine decay), even where the template freezes it for joint training.
 Prints the loss and the accuracy on held-out words as it goes (the words of --val-ann-files, else --val-fraction of
