@@ -66,3 +66,6 @@ def test_readme_workflow_for_the_ctc_template(rapidocr_wheel, bundled_data, subs
     assert ir["model"]["format"] == "openvino"
     for mode in ("detection", "word_spotting"):
         assert abs(ir[mode]["hmean"] - pth[mode]["hmean"]) <= 0.05, (mode, ir[mode], pth[mode])
+    # the IR's recognizer reads the same ground-truth words (cut from the image it was given) as the checkpoint's
+    assert "recognition" in ir and "not_available" not in ir
+    assert abs(ir["recognition"]["accuracy"] - pth["recognition"]["accuracy"]) <= 0.05, (ir, pth)

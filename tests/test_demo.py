@@ -103,6 +103,14 @@ def test_demo_on_a_video_file_writes_an_annotated_mp4(shipped_weights, tmp_path)
     while capture.read()[0]:
         count += 1
     assert count == len(frames)
+    # visualize.py's defaults: words tracked (the summary line counts tracks), and the tracks file on request
+    assert " track" in result.stdout and "ms/frame tracking" in result.stdout, result.stdout
+    tracks = tmp_path / "tracks.jsonl"
+    tracked = run_demo("--video", video, "--no-show", "--output", tmp_path / "out2", "--ir-cache", tmp_path / "ir",
+                       "--save-tracks-to", tracks, "--async-requests", "1", cwd=tmp_path)
+    assert tracked.returncode == 0 and tracks.is_file() and tracks.read_text().strip(), tracked.stderr[-2000:]
+    refused = run_demo("--images", BUNDLED_DATA / "images", "--track", cwd=tmp_path)
+    assert refused.returncode == 2 and "--video" in refused.stderr.strip().splitlines()[-1]
 
     missing = run_demo("--video", tmp_path / "nope.mp4", "--no-show", cwd=tmp_path)
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1

@@ -309,9 +309,9 @@ def eager_outputs(model, padded: np.ndarray) -> dict:
     proposals = model.rpn_head.predict(feats, data["data_samples"], rescale=False)
     found = model.roi_head.predict(feats, proposals, data["data_samples"], rescale=False)[0]
     rois = bbox2roi([found.bboxes])
-    masks = model.roi_head._mask_forward(feats, rois)["mask_preds"].sigmoid()[torch.arange(len(found)), found.labels]
+    masks = model.roi_head.mask_probabilities(feats, rois, found.labels)
     return {"boxes": torch.cat([found.bboxes, found.scores[:, None]], dim=1).numpy(), "labels": found.labels.numpy(),
-            "masks": masks.numpy(), "text_features": model.roi_head._text_feats(feats, rois).numpy(),
+            "masks": masks.numpy(), "text_features": model.roi_head.text_features(feats, rois).numpy(),
             "texts": list(found.texts)}
 
 

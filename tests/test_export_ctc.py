@@ -129,3 +129,25 @@ def test_ir_reads_ground_truth_words_exactly_as_pytorch(ctc_export, ctc_cfg, ctc
     ir_texts, _ = head.decode(torch.from_numpy(ir_logits).softmax(2).numpy())
     eager_texts, _ = head.decode(torch.from_numpy(eager_logits).softmax(2).numpy())
     assert ir_texts == eager_texts and sum(map(len, eager_texts)) > 0
+
+
+def test_both_spotters_read_given_words_alike(ctc_export, ctc_cfg, ctc_checkpoint, bundled_data):
+    """``read_given_words`` (eval's recognition metric): the IR cuts and reads the ground-truth words of an image as
+    the PyTorch model does through ``TextMaskRCNN.read_words``."""
+    from text_spotting.inference import EagerTextSpotter, OpenVINOTextSpotter
+    from text_spotting.models.ground_truth import legible_word_quads
+
+    annotation = json.loads((bundled_data / "annotation.json").read_text())
+    image_info = annotation["images"][0]
+    image = cv2.imread(str(bundled_data / image_info["file_name"]))
+    instances = [{"mask": a["segmentation"], "bbox": a["bbox"], "ignore_flag": int(bool(a.get("iscrowd")))}
+                 for a in annotation["annotations"] if a["image_id"] == image_info["id"]]
+    quads = legible_word_quads(instances)
+    eager = EagerTextSpotter(ctc_cfg, ctc_checkpoint)
+    with torch_threads(2):
+        eager_texts = eager.read_given_words(image, quads)
+    ir_texts = OpenVINOTextSpotter(ctc_export.output_dir).read_given_words(image, quads)
+    assert len(eager_texts) == len(quads) > 0 and sum(map(len, eager_texts)) > 0
+    assert ir_texts == eager_texts
+    assert eager.read_given_words(image, []) == [] and OpenVINOTextSpotter(ctc_export.output_dir).read_given_words(
+        image, []) == []

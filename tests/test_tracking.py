@@ -406,7 +406,7 @@ def work_dir(tmp_path_factory):
     text = replace_top_level_block(template_file.read_text(), "thresholds", {"detection": 0.3, "recognition": 0.0})
     template_file.write_text(replace_top_level_block(text, "input_size", [320, 192]))
     with open(directory / "model.py", "a") as config:
-        config.write("\nmodel['test_cfg']['rcnn']['max_per_img'] = 3\n")
+        config.write("model = dict(test_cfg=dict(rcnn=dict(max_per_img=3)))\n")  # an override of the inherited config
     with torch_threads(2):
         model = EagerTextSpotter(load_config(directory)).model
     atomic_save({"state_dict": model.state_dict(), "meta": {}}, directory / "random.pth")

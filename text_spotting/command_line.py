@@ -84,18 +84,51 @@ def add_renamed_flags(parser: argparse.ArgumentParser, renamed: dict[str, str]) 
         parser.add_argument(old, action=_RenamedFlag, new_name=new, dest=f"renamed_{old.lstrip('-')}")
 
 
-def add_template_argument(parser: argparse.ArgumentParser, script_file: str) -> None:
+def add_template_argument(parser: argparse.ArgumentParser, script_file: str, or_checkpoints: bool = False) -> None:
     """``--template DIR``: the template/work dir whose template.yaml gives the defaults.
 
     Defaults to the script's own directory when it is an instantiated work dir (where the script was copied to).
+    ``or_checkpoints``: the tool otherwise takes the template of the checkpoint it loads (says so in the help).
     """
     from .templates import TEMPLATE_FILE  # imported here: the converters use this module without mmengine
 
     own_dir = Path(script_file).resolve().parent
     default = own_dir if (own_dir / TEMPLATE_FILE).is_file() else None
+    otherwise = ", else the one the checkpoint was trained from" if or_checkpoints else ""
     parser.add_argument("--template", type=Path, default=default,
-                        help="template or work dir with template.yaml and model.py (default: this script's dir "
-                             "when it is a work dir made by instantiate_template.py)")
+                        help=f"template or work dir with template.yaml and model.py (default: this script's dir "
+                             f"when it is a work dir made by instantiate_template.py{otherwise})")
+
+
+#: Frames in flight at once when an IR plays a video or webcam (OpenVINO infer requests: the detector of one frame
+#: runs while the words of the one before are read).
+VIDEO_ASYNC_REQUESTS = 2
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of a video / webcam run, with one set of defaults for visualize.py and demo.py --video:
+    ``--async-requests``, ``--track/--no-track`` (on for a video) and ``--save-tracks-to``. Check them with
+    :func:`check_video_arguments` after parsing."""
+    parser.add_argument("--async-requests", type=int, default=VIDEO_ASYNC_REQUESTS,
+                        help=f"frames in flight at once for an IR (OpenVINO infer requests; default "
+                             f"{VIDEO_ASYNC_REQUESTS}). 1 = one frame at a time (lowest latency). A checkpoint always "
+                             f"runs one at a time")
+    parser.add_argument("--track", action=argparse.BooleanOptionalAction, default=None,
+                        help="follow words from frame to frame: stable ids and texts voted over each word's recent "
+                             "readings (default: on for --video, off for --images)")
+    parser.add_argument("--save-tracks-to", type=Path, metavar="FILE",
+                        help="also write the tracks as JSON lines, one per track and frame: frame, id, quad, text "
+                             "(voted), text_score (its vote share), score (detection), missed (needs tracking)")
+
+
+def check_video_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Fills ``args.track``'s default (on for ``--video``) and refuses impossible combinations."""
+    if args.track is None:
+        args.track = args.video is not None
+    if args.save_tracks_to is not None and not args.track:
+        parser.error("--save-tracks-to needs tracking (on by default for --video; --track for --images)")
+    if args.async_requests < 1:
+        parser.error("--async-requests must be at least 1")
 
 
 def require_template(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Path:

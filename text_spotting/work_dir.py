@@ -4,25 +4,50 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .templates import CONFIG_FILE, TEMPLATE_FILE, find_template_dir, load_config, load_template
+from .templates import CONFIG_FILE, TEMPLATE_FILE, TemplateError, find_template_dir, load_config, load_template
 from .checkpoint import sha256_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS_DIR = REPO_ROOT / "tools"
-# The per-model scripts a work dir gets (SPEC §3); each finds template.yaml next to itself.
-WORK_DIR_SCRIPTS = ("train.py", "eval.py", "export.py", "visualize.py")
+# The per-model scripts a work dir gets (SPEC §3, plus threshold tuning and recognizer training); each finds
+# template.yaml next to itself.
+WORK_DIR_SCRIPTS = ("train.py", "eval.py", "export.py", "visualize.py", "tune_thresholds.py", "train_recognizer.py")
+#: Where a work dir keeps the configs its model.py inherits: the template's model.py (as ``<template name>.py``)
+#: beside the shared bases it names as ``../_base_/<file>``, so the same relative paths resolve in the work dir.
+BASE_DIR = "_base_"
+TEMPLATES_BASE_DIR = REPO_ROOT / "model_templates" / BASE_DIR
 SNAPSHOT = "snapshot.pth"
 # Licence files a template ships beside weights derived from someone else's (they travel with the weights).
 LICENCE_FILES = ("NOTICE", "LICENSE-weights")
+
+
+def work_dir_config(template_name: str, template_dir: Path) -> str:
+    """The text of a new work dir's ``model.py``: inherit the template's config, override below."""
+    return (f"# Config of this work dir, made by tools/instantiate_template.py from template '{template_name}'.\n"
+            f"# It inherits the template's config ({BASE_DIR}/{template_name}.py, a copy of\n"
+            f"# {template_dir / CONFIG_FILE}); template.yaml next to this file is applied on top when it is loaded\n"
+            "# (input size, alphabet, thresholds, schedule: change those there). Add your changes below as\n"
+            "# overrides of the inherited dicts, e.g.\n"
+            "#   model = dict(rpn_head=dict(anchor_generator=dict(ratios=[0.1, 0.2, 0.5])))\n"
+            f"_base_ = ['{BASE_DIR}/{template_name}.py']\n")
 
 
 class WorkDirError(ValueError):
     """The work dir can't be made; the message says why."""
 
 
+def _resolved(directory: Path) -> str:
+    """The config of a template or work dir as text, template.yaml applied (what training and export read)."""
+    return load_config(directory).pretty_text
+
+
 def instantiate_template(template: str | Path, work_dir: str | Path, force: bool = False) -> list[Path]:
-    """Writes template.yaml, model.py (resolved config), the scripts, snapshot.pth and the template's licence files
-    (``NOTICE``, ``LICENSE-weights``) into ``work_dir``.
+    """Writes template.yaml, model.py, ``_base_/`` (the configs model.py inherits), the scripts, snapshot.pth and
+    the template's licence files (``NOTICE``, ``LICENSE-weights``) into ``work_dir``.
+
+    ``model.py`` holds only ``_base_ = ['_base_/<template name>.py']`` and room for the user's overrides: the
+    template's own config is a copy under ``_base_/``, and template.yaml is applied on top when the config is loaded
+    (``templates.load_config``), so each value lives in one place.
 
     Returns the written paths. Refuses a non-empty ``work_dir`` unless ``force``.
     """
@@ -33,8 +58,8 @@ def instantiate_template(template: str | Path, work_dir: str | Path, force: bool
     if work_dir.is_dir() and any(work_dir.iterdir()) and not force:
         raise WorkDirError(f"{work_dir}: not empty (pass --force to overwrite its files)")
     template_data = load_template(template_dir)
-    cfg = load_config(template_dir)
-    cfg.pop("template", None)  # template.yaml sits next to model.py and is re-applied on load
+    template_config = _resolved(template_dir)  # a template whose config does not load makes no work dir
+    base_config = f"{template_data['name']}.py"
 
     weights = template_data.get("initial_weights")
     if weights:
@@ -51,10 +76,21 @@ def instantiate_template(template: str | Path, work_dir: str | Path, force: bool
     written = []
     shutil.copyfile(template_dir / TEMPLATE_FILE, work_dir / TEMPLATE_FILE)
     written.append(work_dir / TEMPLATE_FILE)
-    header = (f"# Full config of template '{template_data['name']}' (made by tools/instantiate_template.py from\n"
-              f"# {template_dir / CONFIG_FILE}). template.yaml next to it is applied on top when loaded.\n")
-    (work_dir / CONFIG_FILE).write_text(header + cfg.pretty_text, encoding="utf-8")
+    base_dir = work_dir / BASE_DIR
+    base_dir.mkdir(exist_ok=True)
+    for shared in sorted(TEMPLATES_BASE_DIR.glob("*.py")):
+        shutil.copyfile(shared, base_dir / shared.name)
+    shutil.copyfile(template_dir / CONFIG_FILE, base_dir / base_config)
+    written.append(base_dir)
+    (work_dir / CONFIG_FILE).write_text(work_dir_config(template_data["name"], template_dir), encoding="utf-8")
     written.append(work_dir / CONFIG_FILE)
+    try:
+        resolved = _resolved(work_dir)
+    except TemplateError:
+        resolved = None
+    if resolved != template_config:  # e.g. a template config inheriting from a file outside model_templates/_base_
+        raise WorkDirError(f"{work_dir / CONFIG_FILE}: does not resolve to the config of {template_dir / CONFIG_FILE} "
+                           f"(does that config inherit from a file outside {TEMPLATES_BASE_DIR}?)")
     for script in WORK_DIR_SCRIPTS:
         if (SCRIPTS_DIR / script).is_file():
             shutil.copyfile(SCRIPTS_DIR / script, work_dir / script)

@@ -17,7 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from text_spotting.command_line import add_renamed_flags, add_calibration_arguments, check_calibration_arguments, image_size
+from text_spotting.command_line import (add_calibration_arguments, add_renamed_flags, add_video_arguments,
+                                        check_calibration_arguments, check_video_arguments, image_size)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = REPO_ROOT / "data" / "horizontal_text_detection"
@@ -46,6 +47,7 @@ def parse_args(argv=None):
                              "the small words of big photos better, at about 4x the time)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the model (default: all)")
     parser.add_argument("--no-show", action="store_true", help="--video: write the annotated mp4, open no window")
+    add_video_arguments(parser)  # the same --video flags and defaults as visualize.py
     parser.add_argument("--limit", type=int, default=0, help="at most N images or frames (0 = all)")
     parser.add_argument("--ir-cache", type=Path, default=IR_CACHE,
                         help="where exported IRs are kept between runs (default outputs/ir/ in the repository)")
@@ -56,6 +58,10 @@ def parse_args(argv=None):
     add_renamed_flags(parser, {"--out": "--output"})
     args = parser.parse_args(argv)
     check_calibration_arguments(args, parser)
+    check_video_arguments(args, parser)
+    if args.track and args.video is None:
+        parser.error("--track and --save-tracks-to follow words through a --video (visualize.py --images --track "
+                     "tracks a sequence of images)")
     if args.precision != "FP32" and args.runtime == "pytorch":
         parser.error("--precision is the exported IR's; --runtime pytorch runs the checkpoint as it is")
     if args.limit < 0:
@@ -83,7 +89,7 @@ def load_spotter(args, weights: Path):
         if args.runtime == "pytorch" or args.input_size:
             raise InferenceError(f"{weights}: an exported IR runs with OpenVINO at the size it was exported at "
                                  "(--runtime pytorch and --input-size need a checkpoint)")
-        spotter = OpenVINOTextSpotter(weights, num_threads=args.threads, num_requests=1)
+        spotter = OpenVINOTextSpotter(weights, num_threads=args.threads, num_requests=frames_in_flight(args))
         size = "x".join(str(v) for v in spotter.input_size)
         print(f"model: {weights} (OpenVINO IR, {size})")
         return spotter
@@ -101,7 +107,12 @@ def load_spotter(args, weights: Path):
     calibration = demo_calibration(args, cfg) if args.precision == "INT8" else None
     export_dir, reused = export_cached(cfg, weights, args.ir_cache, precision=args.precision, calibration=calibration)
     print(f"model: {weights} -> OpenVINO IR {export_dir} ({size}, {'cached' if reused else 'exported now'})")
-    return OpenVINOTextSpotter(export_dir, num_threads=args.threads, num_requests=1)
+    return OpenVINOTextSpotter(export_dir, num_threads=args.threads, num_requests=frames_in_flight(args))
+
+
+def frames_in_flight(args) -> int:
+    """OpenVINO infer requests: --async-requests for a video (as visualize.py), one for images."""
+    return args.async_requests if args.video is not None else 1
 
 
 def demo_calibration(args, cfg):
@@ -193,15 +204,15 @@ def spot_images(args, spotter) -> int:
 
 
 def spot_video(args, spotter) -> int:
-    from text_spotting.inference.video import display_available, open_frame_source, run_visualization
+    """visualize.py's video loop, with its defaults (tracking on, --async-requests frames in flight)."""
+    from text_spotting.inference.tracking import WordTracker
+    from text_spotting.inference.video import display_available, open_frame_source, run_summary, run_visualization
 
     source = open_frame_source(args.video, None, args.limit)
     show = not args.no_show and display_available()
-    run = run_visualization(spotter, source, output=None if show else args.output, show=show)
-    for note in run.notes:
-        print(f"note: {note}")
-    where = f", written to {run.output}" if run.output else ""
-    print(f"{run.frames} frames at {run.fps:.1f} FPS{where}")
+    run = run_visualization(spotter, source, output=None if show else args.output, show=show,
+                            tracker=WordTracker() if args.track else None, tracks_file=args.save_tracks_to)
+    print("\n".join(run_summary(run, args.track)))
     return 0
 
 

@@ -3,9 +3,10 @@
 
     python tools/instantiate_template.py model_templates/text-spotting-cpu/template.yaml work_dirs/cpu
 
-The work dir gets template.yaml, model.py (the full mmdet config, template values applied), the scripts train.py,
-eval.py, export.py and visualize.py (each takes its defaults from that dir), and the initial weights as snapshot.pth
-when the template names some (checked against their sha256).
+The work dir gets template.yaml, model.py (inherits the template's config from _base_/<template>.py: write your
+overrides below its _base_ line), the scripts train.py, eval.py, export.py, visualize.py, tune_thresholds.py and
+train_recognizer.py (each takes its defaults from that dir), and the initial weights as snapshot.pth when the
+template names some (checked against their sha256).
 """
 import argparse
 from pathlib import Path

@@ -22,14 +22,13 @@ import os
 import time
 from pathlib import Path
 
-from text_spotting.command_line import add_renamed_flags, comma_list, run_main
+from text_spotting.command_line import add_renamed_flags, add_template_argument, comma_list, run_main
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--load-weights", required=True, type=Path, help="checkpoint whose detector features to use")
-    parser.add_argument("--template", type=Path, default=None,
-                        help="template or work dir (default: the one the checkpoint was trained from)")
+    add_template_argument(parser, __file__, or_checkpoints=True)
     parser.add_argument("--train-ann-files", type=comma_list, required=True, help="COCO-with-text file(s)")
     parser.add_argument("--train-data-roots", type=comma_list, required=True, help="their image roots")
     parser.add_argument("--val-ann-files", type=comma_list, default=None,

@@ -14,7 +14,7 @@ Tune on a validation set, never on the set you report.
 import argparse
 from pathlib import Path
 
-from text_spotting.command_line import add_renamed_flags, image_size, one_path, run_main
+from text_spotting.command_line import add_renamed_flags, add_template_argument, image_size, one_path, run_main
 
 
 def thresholds_list(value: str) -> list[float]:
@@ -31,8 +31,7 @@ def thresholds_list(value: str) -> list[float]:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--load-weights", required=True, type=Path, help="checkpoint (snapshot.pth, best.pth, ...)")
-    parser.add_argument("--template", type=Path, default=None,
-                        help="template or work dir (default: the one the checkpoint was trained from)")
+    add_template_argument(parser, __file__, or_checkpoints=True)
     parser.add_argument("--val-ann-files", required=True, type=one_path, metavar="ANN.json",
                         help="validation set: one COCO-with-text annotation file")
     parser.add_argument("--val-data-roots", required=True, type=one_path, metavar="DIR", help="its image root")

@@ -19,7 +19,7 @@ frame. An exported IR keeps --async-requests frames in flight so a camera is rea
 import argparse
 from pathlib import Path
 
-from text_spotting.command_line import add_template_argument
+from text_spotting.command_line import add_template_argument, add_video_arguments, check_video_arguments
 
 
 def parse_args(argv=None):
@@ -44,26 +44,13 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads of the model (OpenVINO INFERENCE_NUM_THREADS, torch threads); default: "
                              "the runtime's choice")
-    parser.add_argument("--async-requests", type=int, default=2,
-                        help="frames in flight at once for an IR (OpenVINO infer requests; default 2). 1 = one "
-                             "frame at a time (lowest latency). A checkpoint always runs one at a time")
-    parser.add_argument("--track", action=argparse.BooleanOptionalAction, default=None,
-                        help="follow words from frame to frame: stable ids and texts voted over each word's recent "
-                             "readings (default: on for --video, off for --images)")
-    parser.add_argument("--save-tracks-to", type=Path, metavar="FILE",
-                        help="also write the tracks as JSON lines, one per track and frame: frame, id, quad, text "
-                             "(voted), text_score (its vote share), score (detection), missed (needs tracking)")
+    add_video_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar while writing")
     add_template_argument(parser, __file__)
     args = parser.parse_args(argv)
-    if args.track is None:
-        args.track = args.video is not None
-    if args.save_tracks_to is not None and not args.track:
-        parser.error("--save-tracks-to needs tracking (on by default for --video; --track for --images)")
+    check_video_arguments(args, parser)
     if args.limit < 0:
         parser.error("--limit must be 0 (all) or more")
-    if args.async_requests < 1:
-        parser.error("--async-requests must be at least 1")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
     return args
@@ -71,7 +58,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from text_spotting.inference.video import display_available, open_frame_source, run_visualization
+    from text_spotting.inference.video import display_available, open_frame_source, run_summary, run_visualization
 
     # The input first: a camera or file that cannot be opened fails before the model is loaded.
     source = open_frame_source(args.video, args.images, args.limit)
@@ -93,18 +80,7 @@ def main(argv=None) -> int:
     print(f"{source.description} -> {'window' if show else 'files'}")
     run = run_visualization(spotter, source, output=args.output, show=show, progress=not args.no_progress,
                             tracker=WordTracker() if args.track else None, tracks_file=args.save_tracks_to)
-    for note in run.notes:
-        print(f"note: {note}")
-    summary = f"{run.frames} frame{'s' if run.frames != 1 else ''}"
-    if run.fps:
-        summary += f", {run.fps:.1f} FPS"
-    if run.stopped_early:
-        summary += ", stopped before the end"
-    if args.track:
-        summary += f", {run.tracks} track{'s' if run.tracks != 1 else ''} ({run.tracker_ms:.2f} ms/frame tracking)"
-    print(summary + (f"; written to {run.output}" if run.output else ""))
-    if run.tracks_file:
-        print(f"tracks written to {run.tracks_file}")
+    print("\n".join(run_summary(run, args.track)))
     return 0
 
 

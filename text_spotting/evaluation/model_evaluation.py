@@ -18,6 +18,7 @@ from mmengine.dataset import ConcatDataset, pseudo_collate
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..models.ground_truth import legible_word_quads
 from ..visualization import draw_ground_truth, draw_predictions
 from .errors import EvaluationError
 from .recognition import recognition_metrics
@@ -64,9 +65,10 @@ def _nest(flat: dict) -> dict:
     return nested
 
 
-#: Why an exported IR gets no recognition-only metrics.
+#: Why an exported attention IR gets no recognition-only metrics.
 RECOGNITION_NOT_AVAILABLE = ("recognition accuracy and CER on ground-truth boxes need the recognition head run on "
-                             "given boxes; an exported IR only reads the words it detects itself")
+                             "given boxes; an exported attention IR reads the detector's RoI features, so only the "
+                             "words it detects itself")
 
 
 def evaluate_model(spotter, ann_files: Sequence[str], data_roots: Sequence[str], workers: int = 0,
@@ -76,28 +78,27 @@ def evaluate_model(spotter, ann_files: Sequence[str], data_roots: Sequence[str],
                    dataset_name: str | None = None) -> ModelEvaluation:
     """Runs ``spotter`` over the data and scores it.
 
-    An ``EagerTextSpotter`` runs its template's test pipeline in batches (``predict_batch``) and also reads the
-    ground-truth boxes of the legible words (``recognition``: accuracy, CER). Any other spotter (an
-    ``OpenVINOTextSpotter``) gets each image as read from disk through ``predict``; its words are scored by the same
-    metric, and ``recognition`` is left out, with the reason under ``not_available``.
+    A spotter with a ``test_pipeline_cfg`` (the PyTorch model) runs that test pipeline in batches
+    (``predict_batch``, the numbers of training validation); any other (an exported IR) gets each image as read
+    from disk through ``predict``. Both are scored by the same metric, and both read the ground-truth words of the
+    legible words too (``recognition``: accuracy, CER), except an exported attention IR, which can only read the
+    words it detects: ``recognition`` is left out, with the reason under ``not_available``.
 
     With ``output_dir``: ``predictions.json``, ``submit/`` + ``submit.zip`` and ``images/<name>.jpg`` with ground
     truth (green / red for don't care) and predictions (orange: mask, quadrilateral, text, scores) drawn.
     ``on_image(image_path, words)`` is called with each image's ``SpottedWord``s (masks kept) right after it is
     spotted, so a caller can draw or time them without running the model a second time.
     """
-    reads_gt_boxes = hasattr(spotter, "predict_batch")
-    dataset = build_test_dataset(spotter.cfg if reads_gt_boxes else None, ann_files, data_roots)
+    pipeline_cfg = spotter.test_pipeline_cfg
+    dataset = build_test_dataset(pipeline_cfg, ann_files, data_roots)
     metric = TextSpottingMetric(lexicon_file=lexicon_file, output_dir=str(output_dir) if output_dir else None)
     images_dir = Path(output_dir) / "images" if output_dir else None
     if images_dir:
         images_dir.mkdir(parents=True, exist_ok=True)
-    if reads_gt_boxes:
-        gt_texts, read_texts = _evaluate_batches(spotter, dataset, metric, workers, images_dir, progress, on_image)
-    else:
-        _evaluate_images(spotter, dataset, metric, images_dir, progress, on_image)
+    evaluate = _evaluate_batches if pipeline_cfg is not None else _evaluate_images
+    gt_texts, read_texts = evaluate(spotter, dataset, metric, workers, images_dir, progress, on_image)
     nested = _nest(metric.compute_metrics(metric.results))
-    if reads_gt_boxes:
+    if read_texts is not None:
         nested["recognition"] = recognition_metrics(gt_texts, read_texts)
     else:
         nested["not_available"] = {"recognition": RECOGNITION_NOT_AVAILABLE}
@@ -144,10 +145,15 @@ def _evaluate_batches(spotter, dataset, metric, workers: int, images_dir: Path |
     return gt_texts, read_texts
 
 
-def _evaluate_images(spotter, dataset, metric, images_dir: Path | None, progress: bool, on_image=None) -> None:
-    """Image path: every image decoded as the test pipeline decodes it (cv2, colour) and given to ``predict``."""
+def _evaluate_images(spotter, dataset, metric, workers: int, images_dir: Path | None, progress: bool,
+                     on_image=None) -> tuple[list[str], list[str] | None]:
+    """Image path: every image decoded as the test pipeline decodes it (cv2, colour) and given to ``predict``;
+    returns the legible ground-truth texts and what the recognizer read at their quads (``read_given_words``; None
+    when the spotter cannot read given words). ``workers`` is unused: the images are read here, one at a time."""
     from ..inference.words import instances_from_words
 
+    gt_texts: list[str] = []
+    read_texts: list[str] | None = []
     for index in tqdm(range(len(dataset)), desc="evaluating", unit="img", disable=not progress, dynamic_ncols=True):
         info = dataset.get_data_info(index)
         image = cv2.imdecode(np.fromfile(info["img_path"], dtype=np.uint8), cv2.IMREAD_COLOR) \
@@ -156,6 +162,13 @@ def _evaluate_images(spotter, dataset, metric, images_dir: Path | None, progress
             raise EvaluationError(f"{info['img_path']}: missing or not readable as an image (image id "
                                   f"{info['img_id']})")
         words = spotter.predict(image, keep_masks=True)[0]
+        if read_texts is not None:
+            readings = spotter.read_given_words(image, legible_word_quads(info["instances"]))
+            if readings is None:
+                read_texts = None
+            else:
+                gt_texts.extend(inst.get("text", "") for inst in info["instances"] if not inst.get("ignore_flag", 0))
+                read_texts.extend(readings)
         metric.process(None, [{"img_id": info["img_id"], "img_path": info["img_path"],
                                "instances": info["instances"],
                                "pred_instances": instances_from_words(words, image.shape)}])
@@ -163,6 +176,7 @@ def _evaluate_images(spotter, dataset, metric, images_dir: Path | None, progress
             _draw_sample(info["img_path"], info["instances"], words, images_dir)
         if on_image:
             on_image(info["img_path"], words)
+    return gt_texts, read_texts
 
 
 def _draw_sample(img_path: str, instances: list[dict], words, images_dir: Path) -> None:

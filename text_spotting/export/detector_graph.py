@@ -63,7 +63,7 @@ class DetectorGraph(nn.Module):
     masks [N, 28, 28], text_features [N, C, 28, 28])``.
 
     ``boxes`` rows are (x1, y1, x2, y2, score) in input pixels; ``masks`` the mask head's sigmoid output for each
-    detection's class (box frame); ``text_features`` what ``TextRoIHead._text_feats`` gives for the boxes. N follows
+    detection's class (box frame); ``text_features`` what ``TextRoIHead.text_features`` gives for the boxes. N follows
     ``test_cfg.rcnn`` (score_thr, NMS, max_per_img) and may be 0.
 
     Args:

@@ -14,7 +14,7 @@ from ..models.building import build_text_spotter
 from ..models.ground_truth import legible_gt_quads
 from ..templates import load_config
 from .latency import LATENCY_KEYS, StageClock
-from .processing import NetworkDetections, texts_from_symbols
+from .processing import NetworkDetections, fit_and_pad, texts_from_symbols
 from .spotter import TextSpotter
 
 
@@ -50,6 +50,11 @@ class EagerTextSpotter(TextSpotter):
                       device: str = "cpu") -> "EagerTextSpotter":
         return cls(load_config(template_dir), weights, device)
 
+    @property
+    def test_pipeline_cfg(self) -> Config:
+        """The template's config: eval.py runs its test pipeline, as training validation does."""
+        return self.cfg
+
     def model_info(self) -> dict:
         """What ``metrics.yaml`` records about this model: format, weights and their sha256, template, input size."""
         return {"format": "pytorch", "sha256": self.weights_sha256,
@@ -78,6 +83,23 @@ class EagerTextSpotter(TextSpotter):
         texts, scores = self.model.text_recognizer.read_crops(((crops - 127.5) / 127.5).to(self.device))
         return texts, scores.cpu().numpy()
 
+    def _network_input(self, padded: np.ndarray) -> tuple[torch.Tensor, list[DetDataSample]]:
+        """The normalized ``[1, 3, H, W]`` batch of one input image of exactly the input size, and its sample."""
+        height, width = self.check_input(padded)
+        sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
+                                             pad_shape=(height, width), scale_factor=(1.0, 1.0)))
+        image = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))
+        data = self.model.data_preprocessor(dict(inputs=[image.to(self.device)], data_samples=[sample]), False)
+        return data["inputs"], data["data_samples"]
+
+    @torch.no_grad()
+    def read_given_words(self, image: np.ndarray, quads) -> list[str]:
+        """The recognizer alone on given words (``TextSpotter.read_given_words``), either kind:
+        ``TextMaskRCNN.read_words`` on the fitted image."""
+        padded, scale = fit_and_pad(image, self.input_size)
+        inputs, _ = self._network_input(padded)
+        return self.model.read_words(inputs, [[np.asarray(quad, dtype=np.float64) * scale for quad in quads]])[0]
+
     @torch.no_grad()
     def detect(self, padded: np.ndarray, latency: dict | None = None) -> NetworkDetections:
         """Runs the network on one input image ``[H, W, 3]`` uint8 BGR of exactly the template's input size.
@@ -87,13 +109,8 @@ class EagerTextSpotter(TextSpotter):
         are added to it.
         """
         latency = {} if latency is None else latency
-        height, width = self.check_input(padded)
         clock = StageClock(latency)
-        sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
-                                             pad_shape=(height, width), scale_factor=(1.0, 1.0)))
-        image = torch.from_numpy(np.ascontiguousarray(padded.transpose(2, 0, 1)))
-        data = self.model.data_preprocessor(dict(inputs=[image.to(self.device)], data_samples=[sample]), False)
-        inputs, samples = data["inputs"], data["data_samples"]
+        inputs, samples = self._network_input(padded)
         clock.lap("preprocess")
 
         roi_head = self.model.roi_head
@@ -105,16 +122,14 @@ class EagerTextSpotter(TextSpotter):
             clock.lap("detector")
             return NetworkDetections.empty()
         rois = bbox2roi([found.bboxes])
-        mask_logits = roi_head._mask_forward(features, rois)["mask_preds"]
-        labels = found.labels if not roi_head.mask_head.class_agnostic else torch.zeros_like(found.labels)
-        masks = mask_logits.sigmoid()[torch.arange(len(found)), labels]
+        masks = roi_head.mask_probabilities(features, rois, found.labels)
         boxes = torch.cat([found.bboxes, found.scores[:, None]], dim=1).cpu().numpy()
         masks = masks.cpu().numpy()
         if not roi_head.with_text:  # ctc kind: the words are read from crops once their quads are known
             clock.lap("detector")
             return NetworkDetections(boxes=boxes, masks=masks, texts=[""] * len(boxes),
                                      text_scores=np.zeros(len(boxes), np.float32))
-        text_features = roi_head._text_feats(features, rois)
+        text_features = roi_head.text_features(features, rois)
         clock.lap("detector")
 
         text_head = roi_head.text_head

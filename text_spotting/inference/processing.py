@@ -168,8 +168,13 @@ def words_from_detections(boxes: np.ndarray, masks: np.ndarray, texts: Sequence[
 def word_crops(words: Sequence[SpottedWord], padded: np.ndarray, scale: float, spec: CropSpec) -> np.ndarray:
     """Raw BGR crops ``[N, 3, H, Wp]`` float32 of the words (their quads, in original image pixels) cut from the
     fitted-and-padded network input they were found in: what a CTC recognizer reads (SPEC §4, ``crops``)."""
-    quads = [np.asarray(word.quad, dtype=np.float64) * scale for word in words]
-    return cut_word_crops(padded, quads, spec, pad_value=127.5)[0]
+    return quad_crops([word.quad for word in words], padded, scale, spec)
+
+
+def quad_crops(quads: Sequence[np.ndarray], padded: np.ndarray, scale: float, spec: CropSpec) -> np.ndarray:
+    """:func:`word_crops` of quadrilaterals ``[4, 2]`` in original image pixels."""
+    return cut_word_crops(padded, [np.asarray(quad, dtype=np.float64) * scale for quad in quads], spec,
+                          pad_value=127.5)[0]
 
 
 def set_texts(words: Sequence[SpottedWord], texts: Sequence[str], text_scores: np.ndarray) -> None:

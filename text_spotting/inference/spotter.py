@@ -16,7 +16,7 @@ import numpy as np
 
 from ..models.word_crops import CropSpec
 from .latency import LATENCY_KEYS, StageClock
-from .processing import NetworkDetections, fit_and_pad, set_texts, word_crops, words_from_detections
+from .processing import NetworkDetections, fit_and_pad, quad_crops, set_texts, word_crops, words_from_detections
 from .words import SpottedWord
 
 
@@ -49,6 +49,28 @@ class TextSpotter:
     def read_crops(self, crops: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Texts and their scores of word crops ``[N, 3, Hc, W]`` uint8 BGR (``processing.word_crops``)."""
         raise NotImplementedError
+
+    #: The config whose test pipeline :meth:`predict_batch` takes batches of (the PyTorch model: its numbers are
+    #: training validation's); None for a spotter that reads image files (``predict``).
+    test_pipeline_cfg = None
+
+    def predict_batch(self, batch: dict, read_gt_words: bool = False):
+        """Spots a collated batch of ``test_pipeline_cfg``'s test pipeline (a spotter that has one)."""
+        raise NotImplementedError(f"{type(self).__name__} reads image files (predict), not test-pipeline batches")
+
+    def read_given_words(self, image: np.ndarray, quads: Sequence[np.ndarray]) -> list[str] | None:
+        """The recognizer alone on given words: the texts it reads at ``quads`` (``[4, 2]`` each, pixels of the BGR
+        ``image``), with the recognition threshold applied as in :meth:`predict` (eval's recognition metric).
+
+        None when this spotter cannot: its recognizer reads the detector's RoI features (attention kind) and, as an
+        exported IR, only for the words the detector found itself.
+        """
+        if self.crop_spec is None:
+            return None
+        if len(quads) == 0:
+            return []
+        padded, scale = fit_and_pad(image, self.input_size)
+        return list(self.read_crops(quad_crops(quads, padded, scale, self.crop_spec))[0])
 
     def predict(self, images: Sequence[np.ndarray] | np.ndarray, keep_masks: bool = False) -> list[list[SpottedWord]]:
         """Words in each BGR image (``[H, W, 3]`` uint8, any size), in its own pixel coordinates; one at a time."""

@@ -412,6 +412,23 @@ class VisualizationRun:
     tracks_file: Path | None = None
 
 
+def run_summary(run: VisualizationRun, tracking: bool) -> list[str]:
+    """What visualize.py and demo.py --video print after a run: its notes, then one line of frames, FPS, tracks and
+    where the frames went, and where the tracks file went."""
+    lines = [f"note: {note}" for note in run.notes]
+    summary = f"{run.frames} frame{'s' if run.frames != 1 else ''}"
+    if run.fps:
+        summary += f", {run.fps:.1f} FPS"
+    if run.stopped_early:
+        summary += ", stopped before the end"
+    if tracking:
+        summary += f", {run.tracks} track{'s' if run.tracks != 1 else ''} ({run.tracker_ms:.2f} ms/frame tracking)"
+    lines.append(summary + (f"; written to {run.output}" if run.output else ""))
+    if run.tracks_file:
+        lines.append(f"tracks written to {run.tracks_file}")
+    return lines
+
+
 def run_visualization(spotter, source: FrameSource, output: str | Path | None = None, show: bool = True,
                       progress: bool = True, tracker: WordTracker | None = None,
                       tracks_file: str | Path | None = None) -> VisualizationRun:

@@ -49,10 +49,11 @@ def count_gflops(model: torch.nn.Module, input_size: tuple[int, int], words: int
         box_rois = bbox2roi([boxes(num_proposals)])
         roi_head._bbox_forward(features, box_rois)
         word_rois = bbox2roi([boxes(words)])
-        roi_head._mask_forward(features, word_rois)
+        roi_head.mask_probabilities(features, word_rois,
+                                    torch.zeros(words, dtype=torch.long, device=parameter.device))
         if crop_head is None:
             text_head = roi_head.text_head
-            encoder_outputs = text_head.encode(roi_head._text_feats(features, word_rois))
+            encoder_outputs = text_head.encode(roi_head.text_features(features, word_rois))
             hidden = encoder_outputs.new_zeros((1, words, text_head.decoder.hidden_size))
             symbol = torch.zeros(words, dtype=torch.long, device=parameter.device)
             steps = text_head.codec.sequence_length

@@ -20,15 +20,21 @@ def legible_gt_words(sample) -> tuple[torch.Tensor, list[str]]:
 
 
 def legible_gt_quads(sample) -> list[np.ndarray]:
-    """The quadrilaterals ``[4, 2]`` of the same words as :func:`legible_gt_words`, scaled into the network input:
-    each polygon's :func:`~text_spotting.models.word_crops.word_quad` (its box when it has no polygon)."""
+    """The quadrilaterals ``[4, 2]`` of the same words as :func:`legible_gt_words`, scaled into the network input
+    (:func:`legible_word_quads` of the sample's instances)."""
     scale = np.array(sample.metainfo["scale_factor"], dtype=np.float64)
+    return [quad * scale for quad in legible_word_quads(sample.metainfo["instances"])]
+
+
+def legible_word_quads(instances: list[dict]) -> list[np.ndarray]:
+    """The quadrilaterals ``[4, 2]`` of the legible words of a dataset's ``instances`` (in order, don't care left
+    out), in the image's own pixels: each polygon's :func:`~text_spotting.models.word_crops.word_quad` (its box when
+    it has no polygon)."""
     quads = []
-    for inst in sample.metainfo["instances"]:
+    for inst in instances:
         if inst.get("ignore_flag", 0):
             continue
         parts = [part for part in inst.get("mask") or [] if len(part) >= 6]
-        quad = word_quad(np.concatenate([np.reshape(p, (-1, 2)) for p in parts])) if parts \
-            else bbox_to_quad(inst["bbox"])
-        quads.append(quad * scale)
+        quads.append(word_quad(np.concatenate([np.reshape(p, (-1, 2)) for p in parts])) if parts
+                     else bbox_to_quad(inst["bbox"]))
     return quads

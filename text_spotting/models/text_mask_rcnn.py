@@ -101,7 +101,7 @@ class TextMaskRCNN(MaskRCNN):
             return [self.text_recognizer.cut(image, image_quads) for image, image_quads in zip(batch_inputs, quads)]
         boxes = [batch_inputs.new_tensor(np.array([polygon_to_bbox(q) for q in image_quads], dtype=np.float32)
                                          .reshape(-1, 4)) for image_quads in quads]
-        features = self.roi_head._text_feats(self.extract_feat(batch_inputs), bbox2roi(boxes))
+        features = self.roi_head.text_features(self.extract_feat(batch_inputs), bbox2roi(boxes))
         return list(features.split([len(b) for b in boxes]))
 
     def read_words(self, batch_inputs: Tensor, quads: Sequence[Sequence[np.ndarray]]) -> list[list[str]]:

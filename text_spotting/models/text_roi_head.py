@@ -56,9 +56,17 @@ class TextRoIHead(StandardRoIHead):
     def with_text(self) -> bool:
         return hasattr(self, 'text_head') and self.text_head is not None
 
-    def _text_feats(self, x: Tuple[Tensor], rois: Tensor) -> Tensor:
+    def text_features(self, x: Tuple[Tensor], rois: Tensor) -> Tensor:
         """RoI features ``[M, C, 28, 28]`` of the recognition branch for ``rois`` ``[M, 5]``."""
         return self.text_roi_extractor(x[:self.text_roi_extractor.num_inputs], rois)
+
+    def mask_probabilities(self, x: Tuple[Tensor], rois: Tensor, labels: Tensor) -> Tensor:
+        """``[M, 28, 28]`` mask probabilities of ``rois`` ``[M, 5]``, each in the mask of its class ``labels``
+        ``[M]`` (class 0 for a class-agnostic mask head): what ``predict`` pastes, before thresholding."""
+        mask_preds = self._mask_forward(x, rois)['mask_preds']
+        if self.mask_head.class_agnostic:
+            labels = torch.zeros_like(labels)
+        return mask_preds.sigmoid()[torch.arange(len(rois), device=mask_preds.device), labels]
 
     def forward(self, x: Tuple[Tensor], rpn_results_list: InstanceList, batch_data_samples: SampleList = None) -> tuple:
         """Box and mask outputs of ``StandardRoIHead.forward`` plus the greedy text ids and scores of the first 100
@@ -66,7 +74,7 @@ class TextRoIHead(StandardRoIHead):
         results = super().forward(x, rpn_results_list, batch_data_samples)
         if self.with_text:
             rois = bbox2roi([get_box_tensor(res.bboxes) for res in rpn_results_list])[:100]
-            results = results + self.text_head(self._text_feats(x, rois))
+            results = results + self.text_head(self.text_features(x, rois))
         return results
 
     def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList, batch_data_samples: SampleList) -> dict:
@@ -101,7 +109,7 @@ class TextRoIHead(StandardRoIHead):
             gt_texts.append([text for text, ok in zip(texts, encodable) if ok])
 
         rois, texts = sample_text_rois(proposals, gt_boxes, gt_texts, **self.text_sampler_cfg)
-        losses = self.text_head.loss(self._text_feats(x, rois.to(x[0].device)), texts)
+        losses = self.text_head.loss(self.text_features(x, rois.to(x[0].device)), texts)
         losses['text_words_out_of_alphabet'] = x[0].new_tensor(float(out_of_alphabet))
         losses['text_words_too_long'] = x[0].new_tensor(float(too_long))
         return losses
@@ -136,7 +144,7 @@ class TextRoIHead(StandardRoIHead):
         if rois.shape[0] == 0:
             texts, scores = [], rois.new_zeros((0,))
         else:
-            texts, scores = self.text_head.predict(self._text_feats(x, rois))
+            texts, scores = self.text_head.predict(self.text_features(x, rois))
         start = 0
         for results in results_list:
             end = start + len(results)
