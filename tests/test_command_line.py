@@ -61,6 +61,17 @@ def test_every_tool_that_makes_something_takes_output_and_rejects_out(tool, caps
     assert "--out is now --output" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("tool, old, new", [("soak_visualize", "--report", "--save-metrics-to"),
+                                            ("evaluate_tracking", "--ground-truth", "--test-ann-files")])
+def test_renamed_tool_flags_give_the_new_name(tool, old, new, capsys):
+    spec = importlib.util.spec_from_file_location(f"tool_{tool}", REPO_ROOT / "tools" / f"{tool}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit):
+        module.parse_args(["--load-weights", "w", "--video", "c.mp4", old, "x"])
+    assert f"{old} is now {new}" in capsys.readouterr().err
+
+
 def test_no_tool_edits_sys_path():
     for path in sorted((REPO_ROOT / "tools").glob("*.py")):
         assert "sys.path" not in path.read_text(encoding="utf-8"), path

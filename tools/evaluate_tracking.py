@@ -18,7 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
-from text_spotting.command_line import add_template_argument
+from text_spotting.command_line import add_renamed_flags, add_template_argument
 
 
 def parse_args(argv=None):
@@ -28,7 +28,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", nargs="+", required=True, type=Path, metavar="CLIP",
                         help="video files (.mp4) of clips with ground truth")
-    parser.add_argument("--ground-truth", nargs="+", type=Path, metavar="GT.json",
+    parser.add_argument("--test-ann-files", nargs="+", type=Path, metavar="GT.json",
                         help="their ground-truth files, in the same order (default: the .json beside each clip)")
     parser.add_argument("--load-weights", required=True,
                         help="the model: a checkpoint (.pth) or an exported IR (export dir, model.xml or model.bin)")
@@ -51,9 +51,10 @@ def parse_args(argv=None):
                         help="also write the numbers (per clip and in total, both modes) as YAML")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_template_argument(parser, __file__)
+    add_renamed_flags(parser, {"--ground-truth": "--test-ann-files"})
     args = parser.parse_args(argv)
-    if args.ground_truth is not None and len(args.ground_truth) != len(args.video):
-        parser.error(f"{len(args.ground_truth)} ground-truth files for {len(args.video)} clips")
+    if args.test_ann_files is not None and len(args.test_ann_files) != len(args.video):
+        parser.error(f"{len(args.test_ann_files)} ground-truth files for {len(args.video)} clips")
     if args.limit < 0:
         parser.error("--limit must be 0 (all) or more")
     try:
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
     from text_spotting.evaluation.tracking_metrics import ShownWord, evaluate_clip, load_clip_ground_truth
     from text_spotting.inference import load_text_spotter
 
-    ground_truth_files = args.ground_truth or [video.with_suffix(".json") for video in args.video]
+    ground_truth_files = args.test_ann_files or [video.with_suffix(".json") for video in args.video]
     truths = [load_clip_ground_truth(path) for path in ground_truth_files]  # bad files fail before the model loads
     if args.threads:
         import torch

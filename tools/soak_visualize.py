@@ -4,7 +4,7 @@ over generated text scenes) goes through a model while the process's memory (RSS
 It reports whether memory stays flat and the time per frame does not drift.
 
     venv/bin/python tools/soak_visualize.py --frames 3000                   # the shipped model, as an OpenVINO IR
-    venv/bin/python tools/soak_visualize.py --load-weights export/model.xml --frames 5000 --report soak.json
+    venv/bin/python tools/soak_visualize.py --load-weights export/model.xml --frames 5000 --save-metrics-to soak.json
 
 The frames go through visualize.py's own loop (spot, draw the words and the FPS panel, write the annotated mp4; no
 window). The verdict compares the second tenth of the run (after warm-up) with the last tenth: memory is flat when
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from text_spotting.command_line import image_size, run_main
+from text_spotting.command_line import add_renamed_flags, image_size, run_main
 from text_spotting.inference import InferenceError
 from text_spotting.inference.video import Frame, FrameSource
 
@@ -48,12 +48,14 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated scenes and the camera path")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the model (default: runtime's)")
     parser.add_argument("--output", type=Path, help="keep the annotated mp4 here (default: a temporary file, deleted)")
-    parser.add_argument("--report", type=Path, help="also write the samples and the verdict as JSON")
+    parser.add_argument("--save-metrics-to", type=Path, metavar="FILE.json",
+                        help="also write the samples and the verdict as JSON")
     parser.add_argument("--rss-tolerance-mib", type=float, default=32.0,
                         help="largest RSS growth between the second and the last tenth called flat (default 32)")
     parser.add_argument("--time-tolerance", type=float, default=0.2,
                         help="largest relative change of the median CPU ms/frame called no drift (default 0.2)")
     parser.add_argument("--ir-cache", type=Path, default=IR_CACHE, help="where a checkpoint's IR is kept")
+    add_renamed_flags(parser, {"--report": "--save-metrics-to"})
     args = parser.parse_args(argv)
     if args.frames < 2 * WINDOWS:
         parser.error(f"--frames must be at least {2 * WINDOWS}")
@@ -185,9 +187,9 @@ def main(argv=None) -> int:
           f"{summary['time_drift']:+.1%} CPU time from the second tenth to the last "
           f"({summary['cpu_ms_slope_per_1000_frames']:+.2f} ms per 1000 frames): "
           f"{'no drift' if summary['time_stable'] else 'DRIFTING'}")
-    if args.report:
-        args.report.write_text(json.dumps(summary, indent=2))
-        print(f"report: {args.report}")
+    if args.save_metrics_to:
+        args.save_metrics_to.write_text(json.dumps(summary, indent=2))
+        print(f"report: {args.save_metrics_to}")
     return 0 if summary["memory_flat"] and summary["time_stable"] else 1
 
 
