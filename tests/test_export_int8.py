@@ -15,7 +15,8 @@ import yaml
 from conftest import CTC_TEMPLATE, REPO_ROOT, run_tool_env, torch_threads
 from text_spotting.export import (ExportError, ExportFormatError, export_cached, export_model, load_calibration_set,
                                   load_export_config)
-from text_spotting.export.quantization import detector_inputs, recognizer_inputs
+from text_spotting.export.quantization import (RECOGNIZER_MAX_ACCURACY_DROP, detector_inputs, keeps_int8,
+                                               recognizer_inputs)
 from text_spotting.models.word_crops import CropSpec
 from text_spotting.templates import load_config, with_input_size
 
@@ -100,13 +101,27 @@ def test_int8_export_is_quantized_and_records_its_calibration(exports, calibrati
     assert config["precision"] == "INT8"
     assert config["calibration"] == calibration.describe()
     assert set(config["files"]) == {"detector", "recognizer"}
+    # the detector is always INT8; the recognizer only if it reads the calibration words about as well as FP32
+    quantization = config["quantization"]
+    assert quantization["detector"] == {"precision": "INT8"}
+    recognizer = quantization["recognizer"]
+    accuracy = recognizer["word_accuracy"]
+    assert accuracy["FP32"] >= 0.8 and 0 <= accuracy["INT8"] <= 1  # the shipped recognizer reads generated words
+    assert recognizer["max_accuracy_drop"] == RECOGNIZER_MAX_ACCURACY_DROP
+    assert recognizer["precision"] == ("INT8" if keeps_int8(accuracy["FP32"], accuracy["INT8"],
+                                                            RECOGNIZER_MAX_ACCURACY_DROP) else "FP32")
     core = ov.Core()
     for role, name in config["files"].items():
         ops = {op.get_type_name() for op in core.read_model(int8.output_dir / name).get_ops()}
-        assert "FakeQuantize" in ops or "FakeConvert" in ops, role
+        assert ("FakeQuantize" in ops or "FakeConvert" in ops) == (quantization[role]["precision"] == "INT8"), role
         fp32_ops = {op.get_type_name() for op in core.read_model(fp32.output_dir / name).get_ops()}
         assert "FakeQuantize" not in fp32_ops
     assert "quantize" in int8.seconds
+
+
+def test_an_int8_network_replaces_the_float_one_only_within_the_allowed_drop():
+    assert keeps_int8(0.90, 0.895, 0.01) and keeps_int8(0.90, 0.89, 0.01) and keeps_int8(0.5, 0.6, 0.0)
+    assert not keeps_int8(0.90, 0.885, 0.01) and not keeps_int8(0.90, 0.8999, 0.0)
 
 
 def test_int8_ir_reads_the_bundled_images_like_the_fp32_ir(exports, bundled_data):

@@ -43,6 +43,12 @@ def parse_args(argv=None):
                              "to its RoI heads, so e.g. 1280x768 reads the small words of 1280x720 photos at full "
                              "resolution, at about 4x the detector time")
     add_calibration_arguments(parser)
+    from text_spotting.export.quantization import RECOGNIZER_MAX_ACCURACY_DROP
+
+    parser.add_argument("--max-accuracy-drop", type=float, default=RECOGNIZER_MAX_ACCURACY_DROP, metavar="D",
+                        help=f"INT8: the most word accuracy (0..1, measured on the calibration words) the INT8 "
+                             f"recognizer may lose against the floating-point one; beyond it the recognizer stays "
+                             f"in floating point (default {RECOGNIZER_MAX_ACCURACY_DROP}; 1 = always INT8)")
     add_template_argument(parser, __file__)
     args = parser.parse_args(argv)
     args.template = require_template(args, parser)
@@ -54,6 +60,8 @@ def parse_args(argv=None):
     if args.onnx_only and args.layout != "dynamic":
         parser.error("--layout omz shapes the OpenVINO IRs (what Open Model Zoo's demo reads); --onnx-only writes none")
     check_calibration_arguments(args, parser)
+    if not 0 <= args.max_accuracy_drop <= 1:
+        parser.error(f"--max-accuracy-drop is a share of words, 0..1; got {args.max_accuracy_drop}")
     return args
 
 
@@ -66,7 +74,8 @@ def main(argv=None) -> int:
     cfg = with_input_size(load_config(args.template), args.input_size)
     calibration = load_calibration(args)
     result = export_model(cfg, args.save_model_to, weights=args.load_weights, precision=args.precision,
-                          onnx_only=args.onnx_only, layout=args.layout, calibration=calibration)
+                          onnx_only=args.onnx_only, layout=args.layout, calibration=calibration,
+                          max_accuracy_drop=args.max_accuracy_drop)
     config = result.config
     print(f"exported template '{config['template']}' ({config['input_size'][0]}x{config['input_size'][1]}, "
           f"{config['precision']}) to {result.output_dir}")
@@ -75,6 +84,11 @@ def main(argv=None) -> int:
     if calibration is not None:
         print(f"INT8 calibrated on {len(calibration.images)} images ({calibration.num_words} words) of "
               f"{', '.join(calibration.ann_files)}")
+        recognizer = config["quantization"]["recognizer"]
+        accuracy = recognizer["word_accuracy"]
+        print(f"recognizer kept in {recognizer['precision']}: word accuracy on the calibration words FP32 "
+              f"{accuracy['FP32']:.3f}, INT8 {accuracy['INT8']:.3f} (at most {recognizer['max_accuracy_drop']} "
+              f"lower allowed: --max-accuracy-drop)")
     print("time: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in result.seconds.items()))
     if args.layout == "omz":
         print("Open Model Zoo's demo (demos/text_spotting_demo/python) reads it as our runtime does with:\n  "

@@ -16,20 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from mmengine.config import Config
 from torch import nn
 from tqdm import tqdm
 
 from ..models.building import build_text_spotter
+from ..models.ctc import ctc_texts, softmax
 from ..templates import config_thresholds, load_config
 from .detector_graph import DETECTOR_INPUT, CropRecognizerGraph, DetectorGraph, ExportError
 from .export_config import (EXPORT_CONFIG_FILE, EXPORT_FILES, FORMAT, FORMAT_VERSION, IR_FILES, IR_PRECISIONS,
                             KIND_KEYS, KIND_ROLES, LAYOUTS, OMZ_ALPHABET, ONNX_FILES, ExportFormatError, ir_rt_info,
                             load_export_config, write_export_config)
 from .onnx_ops import CUSTOM_OPSETS, ONNX_OPSET
-from .quantization import (RECOGNIZER_FLOAT_PATTERNS, CalibrationSet, detector_inputs, quantize_network,
-                           recognizer_inputs)
+from .quantization import (RECOGNIZER_FLOAT_PATTERNS, RECOGNIZER_MAX_ACCURACY_DROP, CalibrationSet, detector_inputs,
+                           keeps_int8, quantize_network, recognizer_inputs, recognizer_word_accuracy)
 
 PRECISIONS = IR_PRECISIONS
 ENCODER_INPUTS, ENCODER_OUTPUTS = ("input",), ("output",)
@@ -153,7 +155,8 @@ def _model_facts(model: nn.Module) -> dict[str, Any]:
 def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str | Path | None = None,
                  precision: str = "FP32", onnx_only: bool = False, model: nn.Module | None = None,
                  progress: bool = True, layout: str = "dynamic",
-                 calibration: CalibrationSet | None = None) -> ExportResult:
+                 calibration: CalibrationSet | None = None,
+                 max_accuracy_drop: float = RECOGNIZER_MAX_ACCURACY_DROP) -> ExportResult:
     """Exports a template's text spotter to ``output_dir`` (the layout is described in
     ``text_spotting.export.export_config``).
 
@@ -173,6 +176,9 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
             1-based, and a model whose alphabet is a reordering of ``OMZ_ALPHABET`` exported in OMZ's order). The
             ONNX files keep N dynamic in both.
         calibration: the images INT8 measures activations on (``load_calibration_set``); INT8 only.
+        max_accuracy_drop: INT8: the most word accuracy (0..1, on the calibration words) the INT8 recognizer may lose
+            against the floating-point one; beyond it the recognizer stays in floating point (``export_config.yaml``
+            ``quantization`` records both accuracies and what was kept).
 
     Raises:
         ExportError: bad arguments, an output directory that holds other files, or a model OpenVINO can't run.
@@ -244,16 +250,18 @@ def export_model(cfg: Config | str | Path, output_dir: str | Path, weights: str 
                 _trace_attention_recognizer(text_head, facts, work, stage)
 
         export_id = uuid.uuid4().hex
-        files_sha256 = None
+        files_sha256, quantization = None, {}
         if not onnx_only:
             quantize = None
             if precision == "INT8":
-                quantize = _quantizer(calibration, input_size, model.text_recognizer.crop_spec)
+                quantize = _quantizer(calibration, input_size, model.text_recognizer, max_accuracy_drop, quantization)
             files_sha256 = _write_irs(work, roles, precision, export_id, stage,
                                       facts if layout == "omz" else None, quantize)
         with stage(f"write {EXPORT_CONFIG_FILE}"):
             config = _export_config(cfg, facts, input_size, precision, weights_sha256, export_id, files_sha256,
                                     layout, calibration)
+            if quantization:
+                config["quantization"] = quantization
             write_export_config(work, config)
         bar.close()
         _replace_dir(work, output_dir)
@@ -306,16 +314,33 @@ def _trace_attention_recognizer(text_head: nn.Module, facts: dict, work: Path, s
                      "encoder_outputs": {0: "words"}, "output": {0: "words"}, "hidden": {1: "words"}})
 
 
-def _quantizer(calibration: CalibrationSet, input_size: tuple[int, int], spec):
+def _quantizer(calibration: CalibrationSet, input_size: tuple[int, int], recognizer: nn.Module,
+               max_accuracy_drop: float, report: dict):
     """``quantize(role, ov_model) -> ov_model``: the INT8 copy of the detector or the crop recognizer, calibrated on
-    the inputs the runtime would give it for the calibration images."""
+    the inputs the runtime would give it for the calibration images. The recognizer's INT8 copy replaces it only if
+    its word accuracy on the calibration words is at most ``max_accuracy_drop`` below the floating-point one's;
+    what was measured and kept goes into ``report[role]``."""
+    spec = recognizer.crop_spec
+
+    def decode(logits: np.ndarray) -> list[str]:
+        return ctc_texts(softmax(logits, axis=2), recognizer.codec, 0.0)[0]
+
     def quantize(role: str, network):
         if role == "detector":
+            report[role] = {"precision": "INT8"}
             return quantize_network(network, lambda: detector_inputs(calibration, input_size), DETECTOR_INPUT,
                                     len(calibration.images), asymmetric_activations=True,
                                     clip_activation_outliers=True)
-        return quantize_network(network, lambda: recognizer_inputs(calibration, input_size, spec),
-                                RECOGNIZER_INPUTS[0], len(calibration.images), float_patterns=RECOGNIZER_FLOAT_PATTERNS)
+        quantized = quantize_network(network, lambda: recognizer_inputs(calibration, input_size, spec),
+                                     RECOGNIZER_INPUTS[0], len(calibration.images),
+                                     float_patterns=RECOGNIZER_FLOAT_PATTERNS)
+        float_accuracy = recognizer_word_accuracy(network, calibration, input_size, spec, decode)
+        int8_accuracy = recognizer_word_accuracy(quantized, calibration, input_size, spec, decode)
+        keep_int8 = keeps_int8(float_accuracy, int8_accuracy, max_accuracy_drop)
+        report[role] = {"precision": "INT8" if keep_int8 else "FP32",
+                        "word_accuracy": {"FP32": round(float_accuracy, 4), "INT8": round(int8_accuracy, 4)},
+                        "max_accuracy_drop": float(max_accuracy_drop)}
+        return quantized if keep_int8 else network
     return quantize
 
 

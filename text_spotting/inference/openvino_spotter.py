@@ -186,7 +186,8 @@ class OpenVINOTextSpotter(TextSpotter):
                 "files_sha256": dict(self.config.get("files_sha256") or {}),
                 "source_weights_sha256": self.config.get("source_weights_sha256"),
                 "weights": str(self.files["detector"]), "template": self.config.get("template"),
-                "input_size": list(self.input_size), "device": self.device}
+                "input_size": list(self.input_size), "device": self.device,
+                **({"quantization": self.config["quantization"]} if "quantization" in self.config else {})}
 
     # -- one image --------------------------------------------------------------------------------------------------
 
