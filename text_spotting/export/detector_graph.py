@@ -22,6 +22,8 @@ class ExportError(ValueError):
 
 
 DETECTOR_INPUT = "image"
+#: The crop recognizer's input (SPEC §4): word crops ``[N, 3, H, W]`` raw BGR.
+RECOGNIZER_INPUT = "crops"
 DETECTOR_OUTPUTS = ("boxes", "labels", "masks", "text_features")
 # mmdet's SingleRoIExtractor level rule equals OpenVINO's ROIFeatureExtractor rule only for this value.
 FINEST_SCALE = 56

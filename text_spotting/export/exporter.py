@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ..models.building import build_text_spotter
 from ..models.ctc import ctc_texts, softmax
 from ..templates import config_thresholds, load_config
-from .detector_graph import DETECTOR_INPUT, CropRecognizerGraph, DetectorGraph, ExportError
+from .detector_graph import DETECTOR_INPUT, RECOGNIZER_INPUT, CropRecognizerGraph, DetectorGraph, ExportError
 from .export_config import (EXPORT_CONFIG_FILE, EXPORT_FILES, FORMAT, FORMAT_VERSION, IR_FILES, IR_PRECISIONS,
                             KIND_KEYS, KIND_ROLES, LAYOUTS, OMZ_ALPHABET, ONNX_FILES, ExportFormatError, ir_rt_info,
                             load_export_config, write_export_config)
@@ -37,7 +37,7 @@ PRECISIONS = IR_PRECISIONS
 ENCODER_INPUTS, ENCODER_OUTPUTS = ("input",), ("output",)
 DECODER_INPUTS = ("prev_symbol", "prev_hidden", "encoder_outputs")
 DECODER_OUTPUTS = ("output", "hidden")
-RECOGNIZER_INPUTS, RECOGNIZER_OUTPUTS = ("crops",), ("logits",)
+RECOGNIZER_INPUTS, RECOGNIZER_OUTPUTS = (RECOGNIZER_INPUT,), ("logits",)
 #: The input shapes of Open Model Zoo's text-spotting-0005 recognizer (one word per call), from an export's facts.
 OMZ_SHAPES = {
     "encoder": lambda facts: {"input": [1, facts["text_feature_channels"], facts["text_feature_size"],
@@ -332,7 +332,7 @@ def _quantizer(calibration: CalibrationSet, input_size: tuple[int, int], recogni
                                     len(calibration.images), asymmetric_activations=True,
                                     clip_activation_outliers=True)
         quantized = quantize_network(network, lambda: recognizer_inputs(calibration, input_size, spec),
-                                     RECOGNIZER_INPUTS[0], len(calibration.images),
+                                     RECOGNIZER_INPUT, len(calibration.images),
                                      float_patterns=RECOGNIZER_FLOAT_PATTERNS)
         float_accuracy = recognizer_word_accuracy(network, calibration, input_size, spec, decode)
         int8_accuracy = recognizer_word_accuracy(quantized, calibration, input_size, spec, decode)

@@ -30,10 +30,8 @@ import numpy as np
 from ..datasets.annotation_io import AnnotationError, is_dont_care, load_coco_text, text_category_id, word_text
 from ..images import fit_and_pad
 from ..models.word_crops import CropSpec, cut_word_crops, word_quad
-from .detector_graph import ExportError
+from .detector_graph import RECOGNIZER_INPUT, ExportError
 
-#: The crop recognizer's input name (SPEC §4).
-RECOGNIZER_INPUT = "crops"
 #: Images a calibration set keeps by default: NNCF's own default subset size.
 DEFAULT_CALIBRATION_IMAGES = 300
 #: Operations of the crop recognizer left in floating point (names as the ONNX export gives them): PP-OCRv6's SVTR
