@@ -31,7 +31,7 @@ from .export_config import (EXPORT_CONFIG_FILE, EXPORT_FILES, FORMAT, FORMAT_VER
                             load_export_config, write_export_config)
 from .onnx_ops import CUSTOM_OPSETS, ONNX_OPSET
 from .quantization import (RECOGNIZER_FLOAT_PATTERNS, RECOGNIZER_MAX_ACCURACY_DROP, CalibrationSet, detector_inputs,
-                           keeps_int8, quantize_network, recognizer_inputs, recognizer_word_accuracy)
+                           keeps_int8, quantize_network, recognizer_inputs, recognizer_word_accuracies)
 
 PRECISIONS = IR_PRECISIONS
 ENCODER_INPUTS, ENCODER_OUTPUTS = ("input",), ("output",)
@@ -334,8 +334,8 @@ def _quantizer(calibration: CalibrationSet, input_size: tuple[int, int], recogni
         quantized = quantize_network(network, lambda: recognizer_inputs(calibration, input_size, spec),
                                      RECOGNIZER_INPUT, len(calibration.images),
                                      float_patterns=RECOGNIZER_FLOAT_PATTERNS)
-        float_accuracy = recognizer_word_accuracy(network, calibration, input_size, spec, decode)
-        int8_accuracy = recognizer_word_accuracy(quantized, calibration, input_size, spec, decode)
+        float_accuracy, int8_accuracy = recognizer_word_accuracies((network, quantized), calibration, input_size,
+                                                                   spec, decode)
         keep_int8 = keeps_int8(float_accuracy, int8_accuracy, max_accuracy_drop)
         report[role] = {"precision": "INT8" if keep_int8 else "FP32",
                         "word_accuracy": {"FP32": round(float_accuracy, 4), "INT8": round(int8_accuracy, 4)},

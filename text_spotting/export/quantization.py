@@ -9,7 +9,7 @@
   runtime cuts the detected words (``cut_word_crops`` on the padded input), all words of an image in one batch;
   symmetric activations (PERFORMANCE preset), its SVTR neck and CTC classifier left in floating point. The INT8
   recognizer is kept only if it reads the calibration words about as well as the floating-point one
-  (:func:`recognizer_word_accuracy`, at most ``RECOGNIZER_MAX_ACCURACY_DROP`` worse); otherwise the export keeps
+  (:func:`recognizer_word_accuracies`, at most ``RECOGNIZER_MAX_ACCURACY_DROP`` worse); otherwise the export keeps
   the recognizer in floating point and says so in ``export_config.yaml`` (``quantization``).
 
 NNCF places the quantizers (8-bit weights per output channel, 8-bit activations per tensor), measures the activation
@@ -131,10 +131,17 @@ def recognizer_inputs(calibration: CalibrationSet, input_size: tuple[int, int], 
                       ) -> Iterator[np.ndarray]:
     """The crop recognizer's ``crops`` input for each calibration image that has words: ``[N, 3, H, W]`` float32,
     its words cut from the fitted image as the runtime cuts detected words."""
+    for crops, _ in _recognizer_samples(calibration, input_size, spec):
+        yield crops
+
+
+def _recognizer_samples(calibration: CalibrationSet, input_size: tuple[int, int], spec: CropSpec
+                        ) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """:func:`recognizer_inputs` with each image's transcriptions, in the same order as its crops."""
     for padded, scale, item in _fitted_images(calibration, input_size):
         if item.quads:
             crops, _ = cut_word_crops(padded, [quad * scale for quad in item.quads], spec)
-            yield crops
+            yield crops, item.texts
 
 
 def keeps_int8(float_accuracy: float, int8_accuracy: float, max_accuracy_drop: float) -> bool:
@@ -143,26 +150,26 @@ def keeps_int8(float_accuracy: float, int8_accuracy: float, max_accuracy_drop: f
     return float_accuracy - int8_accuracy <= max_accuracy_drop + 1e-9
 
 
-def recognizer_word_accuracy(network, calibration: CalibrationSet, input_size: tuple[int, int], spec: CropSpec,
-                             decode: Callable[[np.ndarray], list[str]]) -> float:
-    """The share of the calibration words (those with a transcription) that the recognizer ``network`` (an
-    ``ov.Model``) reads right, case-insensitively: each image's words cut as the runtime cuts them
-    (:func:`recognizer_inputs`), ``decode(logits [N, T, V]) -> texts``. Run in f32 (OpenVINO's CPU plugin would
-    otherwise use bf16 where the processor has it)."""
+def recognizer_word_accuracies(networks: Sequence, calibration: CalibrationSet, input_size: tuple[int, int],
+                               spec: CropSpec, decode: Callable[[np.ndarray], list[str]]) -> list[float]:
+    """For each recognizer in ``networks`` (``ov.Model``s), the share of the calibration words (those with a
+    transcription) it reads right, case-insensitively: each image's words cut once, as the runtime cuts them, and
+    read by every network; ``decode(logits [N, T, V]) -> texts``. Run in f32 (OpenVINO's CPU plugin would otherwise
+    use bf16 where the processor has it)."""
     import openvino as ov
 
-    compiled = ov.Core().compile_model(network, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    read_right = total = 0
-    texts = (image.texts for image in calibration.images if image.quads)
-    for crops, truths in zip(recognizer_inputs(calibration, input_size, spec), texts):
-        readings = decode(compiled({RECOGNIZER_INPUT: crops})[0])
-        for reading, truth in zip(readings, truths):
-            if truth:
-                total += 1
-                read_right += reading.casefold() == truth.casefold()
+    core = ov.Core()
+    compiled = [core.compile_model(network, "CPU", {"INFERENCE_PRECISION_HINT": "f32"}) for network in networks]
+    read_right, total = [0] * len(compiled), 0
+    for crops, truths in _recognizer_samples(calibration, input_size, spec):
+        transcribed = [i for i, truth in enumerate(truths) if truth]
+        total += len(transcribed)
+        for n, network in enumerate(compiled):
+            readings = decode(network({RECOGNIZER_INPUT: crops})[0])
+            read_right[n] += sum(readings[i].casefold() == truths[i].casefold() for i in transcribed)
     if total == 0:
         raise ExportError("calibration: no transcribed word to measure the INT8 recognizer's accuracy on")
-    return read_right / total
+    return [right / total for right in read_right]
 
 
 def quantize_network(model, inputs: Callable[[], Iterable[np.ndarray]], input_name: str, subset_size: int,
