@@ -15,7 +15,8 @@ from text_spotting.inference import SpottedWord
 from text_spotting.inference.video import (Frame, FpsMeter, FrameSourceError, ImageFolderSink, SpottedFrame,
                                            VideoFrames, annotate, open_frame_source, parse_video_argument,
                                            resolve_output)
-from text_spotting.visualization import PREDICTION_COLOR, draw_info_panel, speed_lines
+from text_spotting.visualization import (PREDICTION_COLOR, draw_info_panel, draw_predictions, label_box_size,
+                                         speed_lines, stack_labels)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_IMAGES = REPO_ROOT / "data" / "horizontal_text_detection" / "images"
@@ -91,6 +92,30 @@ def test_annotate_draws_the_word_and_the_panel():
     assert (tinted > 30).any() and np.argmax(tinted) == np.argmax(PREDICTION_COLOR)  # mask tint in the word's colour
     assert (canvas[:20, :60] != 30).any()  # the panel
     np.testing.assert_array_equal(canvas[0:50, 190:], image[0:50, 190:])
+
+
+def test_stacked_labels_never_overlap_and_stay_inside_the_image():
+    anchors = [(10, 20)] * 4 + [(300, 5), (395, 100)]
+    sizes = [(60, 14)] * 4 + [(80, 14), (40, 14)]
+    corners = stack_labels(anchors, sizes, (420, 200))
+    boxes = [(x, y, x + w, y + h) for (x, y), (w, h) in zip(corners, sizes)]
+    for i, a in enumerate(boxes):
+        for b in boxes[:i]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert [corner[1] for corner in corners[:4]] == [20, 34, 48, 62]  # the first keeps its place, the rest stack
+    assert corners[4] == (300, 5) and corners[5] == (380, 100)  # pushed back inside the right edge
+    assert stack_labels([(0, 190)], [(10, 14)], (100, 200)) == [(0, 186)]  # and inside the bottom edge
+
+
+def test_words_on_one_spot_get_one_readable_label_each():
+    image = np.full((200, 300, 3), 30, np.uint8)
+    quad = np.array([[20, 20], [120, 20], [120, 40], [20, 40]], float)
+    words = [SpottedWord(quad=quad, bbox=np.array([20, 20, 120, 40], float), score=0.9, text=text, text_score=0.8)
+             for text in ("TRAFFIC", "EXCEPT")]
+    canvas = draw_predictions(image, words, masks=False)
+    label_rows = np.flatnonzero((canvas[42:, 20:22] == PREDICTION_COLOR).all(axis=2).any(axis=1))
+    height = label_box_size("TRAFFIC 0.90/0.80")[1]
+    assert len(label_rows) >= 2 * height - 1  # two label boxes one under the other, not one on top of the other
 
 
 # ---------------------------------------------------------------------------------------------------------------

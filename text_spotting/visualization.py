@@ -17,18 +17,59 @@ def ascii_label(text: str) -> str:
     return "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
 
 
+def label_box_size(label: str, scale: float = 0.5) -> tuple[int, int]:
+    """``(width, height)`` in pixels of the filled box :func:`draw_label` draws for ``label`` (ASCII)."""
+    (width, height), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    return width + 2, height + baseline + 2
+
+
+def _draw_label_box(canvas: np.ndarray, label: str, top_left: tuple[int, int], color: tuple[int, int, int],
+                    scale: float) -> None:
+    (_, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    width, box_height = label_box_size(label, scale)
+    x, top = top_left
+    cv2.rectangle(canvas, (x, top), (x + width, top + box_height), color, cv2.FILLED)
+    cv2.putText(canvas, label, (x + 1, top + height + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
+                cv2.LINE_AA)
+
+
 def draw_label(canvas: np.ndarray, text: str, anchor: tuple[int, int], color: tuple[int, int, int],
                scale: float = 0.5, below: bool = False) -> None:
     """A filled label box with black text whose bottom-left (or top-left when ``below``) corner is ``anchor``."""
     label = ascii_label(text)
     if not label:
         return
-    (width, height), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     x, y = anchor
-    top = y + 2 if below else max(y - height - baseline - 2, 0)
-    cv2.rectangle(canvas, (x, top), (x + width + 2, top + height + baseline + 2), color, cv2.FILLED)
-    cv2.putText(canvas, label, (x + 1, top + height + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
-                cv2.LINE_AA)
+    top = y + 2 if below else max(y - label_box_size(label, scale)[1], 0)
+    _draw_label_box(canvas, label, (x, top), color, scale)
+
+
+def stack_labels(anchors: Sequence[tuple[int, int]], sizes: Sequence[tuple[int, int]],
+                 canvas_size: tuple[int, int]) -> list[tuple[int, int]]:
+    """Top-left corners for label boxes wanted at ``anchors`` (top-left corners) so that no two overlap.
+
+    Labels are placed from the top of the image down (then left to right); each one moves straight down past every
+    label already placed that it would overlap, so the labels of a dense sign stack under it instead of covering
+    each other. A label is also kept inside the ``canvas_size`` (width, height) horizontally, and a label pushed
+    below the bottom edge is put back on it (it may then overlap: the image has no room left).
+    """
+    canvas_width, canvas_height = canvas_size
+    placed: list[tuple[int, int, int, int]] = []
+    corners: list[tuple[int, int]] = [(0, 0)] * len(anchors)
+    for index in sorted(range(len(anchors)), key=lambda i: (anchors[i][1], anchors[i][0])):
+        (width, height), (x, y) = sizes[index], anchors[index]
+        x = max(0, min(int(x), canvas_width - width))
+        y = max(0, int(y))
+        moved = True
+        while moved:
+            moved = False
+            for other_x, other_y, other_w, other_h in placed:
+                if x < other_x + other_w and other_x < x + width and y < other_y + other_h and other_y < y + height:
+                    y, moved = other_y + other_h, True
+        y = min(y, max(canvas_height - height, 0))
+        placed.append((x, y, width, height))
+        corners[index] = (x, y)
+    return corners
 
 
 FIRST_POINT_COLOR = (255, 0, 255)
@@ -88,6 +129,7 @@ def draw_predictions(image: np.ndarray, words, masks: bool = True, scores: bool 
             if word.mask is not None:
                 tint[word.mask] = color
         canvas = cv2.addWeighted(tint, 0.35, canvas, 0.65, 0)
+    texts, anchors = [], []
     for index, (word, color) in enumerate(zip(words, colors)):
         points = _int_points(word.quad)
         cv2.polylines(canvas, [points], isClosed=True, color=color, thickness=2, lineType=cv2.LINE_AA)
@@ -97,8 +139,17 @@ def draw_predictions(image: np.ndarray, words, masks: bool = True, scores: bool 
             label = word.text or "?"
             if scores:
                 label += f" {word.score:.2f}/{word.text_score:.2f}"
-        x, y = int(points[:, 0].min()), int(points[:, 1].max())
-        draw_label(canvas, label, (x, y), color, below=True)
+        texts.append(ascii_label(label))
+        anchors.append((int(points[:, 0].min()), int(points[:, 1].max()) + 2))  # just below the word
+    # Labels last, on top of every quad, stacked so that none covers another; a moved label is tied to its word.
+    sizes = [label_box_size(text) for text in texts]
+    corners = stack_labels(anchors, sizes, (canvas.shape[1], canvas.shape[0]))
+    for text, anchor, corner, color in zip(texts, anchors, corners, colors):
+        if not text:
+            continue
+        if corner[1] - anchor[1] > 2:
+            cv2.line(canvas, anchor, (corner[0], corner[1]), color, 1, cv2.LINE_AA)
+        _draw_label_box(canvas, text, corner, color, 0.5)
     return canvas
 
 
