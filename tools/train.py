@@ -31,7 +31,9 @@ def parse_args(argv=None):
                         help="output dir: latest.pth, best.pth (by word-spotting hmean), logs, TensorBoard")
     parser.add_argument("--epochs", type=int, help="total number of epochs (default: template)")
     parser.add_argument("--batch-size", type=int, help="images per batch per process (default: template)")
-    parser.add_argument("--base-learning-rate", type=float, help="SGD learning rate (default: template)")
+    parser.add_argument("--base-learning-rate", type=float,
+                        help="learning rate of model.py's optimizer (SGD or AdamW; parts with an lr_mult train at "
+                             "that multiple of it; default: template)")
     parser.add_argument("--gpu-num", type=int, default=1,
                         help="number of processes (GPUs, or CPU processes with gloo when there is no GPU); >1 runs "
                              "distributed data-parallel, each process on its own shard")
