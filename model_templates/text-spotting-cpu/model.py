@@ -10,7 +10,7 @@
 # - multi-scale training: each photo is first fit to 1280x720 times a random factor in [0.75, 1.5] (the shipped model
 #   was trained so on 1280x720 ICDAR photos), then crop_size crops are taken at that resolution (template.yaml), so
 #   the 10-20 px words of the photos keep about their size; inference runs on the whole photo fit to input_size
-#   (1440x832: a 1280x720 photo is upscaled 1.125x, which finds more of the small words).
+#   (1440x832: a 1280x720 photo is upscaled 1.125x; the size was chosen on held-out training photos, see README).
 # Input size, crop size, alphabet, thresholds and which parts are frozen come from template.yaml.
 _base_ = ['../_base_/text_spotter.py']
 
